@@ -1,0 +1,40 @@
+# drivelab: `make demo` runs the main job, `make test` runs the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONSTRAINTS := requirements/constraints.txt
+STAMP := $(VENV)/.installed
+
+export PATH := $(abspath $(BIN)):$(PATH)
+export WANDB_MODE ?= offline
+export WANDB_SILENT ?= true
+
+.PHONY: setup demo test lab params clean help
+
+help:  ## list targets
+	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+setup: $(STAMP)  ## create or update .venv (seconds when nothing changed)
+
+# Torch first, pinned: an unpinned torch would pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) torch==2.13.0
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
+	touch $(STAMP)
+
+demo: setup  ## simulate -> prepare -> train -> evaluate through the DVC pipeline
+	$(BIN)/python -m drivelab demo
+
+test: setup  ## the test suite
+	$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
+
+lab: setup  ## JupyterLab on the project's kernel
+	$(BIN)/python -m jupyter lab --allow-root --notebook-dir=notebooks
+
+params: setup  ## rewrite params.yaml from conf/ as `dvc exp run` does (for a plain `dvc repro`)
+	$(BIN)/python -c "from dvc.utils.hydra import compose_and_dump as c; c('params.yaml', '$(abspath conf)', None, 'train', '.', [])"
+
+clean:  ## remove the virtual environment
+	rm -rf $(VENV)

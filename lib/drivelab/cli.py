@@ -1,0 +1,169 @@
+"""`drivelab <command> [overrides]`: one entry point, one Hydra app per command.
+
+Only Hydra and OmegaConf are imported here: help, `--cfg job` and config validation stay well under a second.
+Each command's module (and with it torch and Lightning) is imported only once its config has been checked.
+argv is never rewritten, so Lightning's DDP launcher, which re-runs this command line for each extra rank,
+starts the children with the same command in the same run directory.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import secrets
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+from omegaconf import DictConfig, OmegaConf
+
+from drivelab.config.validate import ConfigError, check, compose, conf_dir, describe, validate_sweep
+from drivelab.errors import DrivelabError
+
+
+@dataclass(frozen=True)
+class Command:
+    module: str  # module with `main(cfg, run_dir)`, imported lazily
+    summary: str
+    hydra_app: bool = True
+
+
+COMMANDS: Dict[str, Command] = {
+    "simulate": Command("drivelab.commands.simulate", "simulate highway traffic into highD-format recordings"),
+    "prepare": Command("drivelab.commands.prepare", "recordings -> canonical tracks -> training windows"),
+    "train": Command("drivelab.commands.train", "train and test a model (a Hydra app: group=option key=value)"),
+    "eval": Command("drivelab.commands.evaluate", "re-evaluate a run with its own config and best checkpoint"),
+    "demo": Command("drivelab.commands.demo", "the main job: the DVC pipeline on simulated data, then a results table", False),
+}
+
+_RUN_TOKEN = secrets.token_hex(3)
+
+
+def _register_resolvers() -> None:
+    if not OmegaConf.has_resolver("drivelab_run_token"):
+        # One token per process: every reference to the run directory within a run agrees.
+        OmegaConf.register_new_resolver("drivelab_run_token", lambda: _RUN_TOKEN)
+    if not OmegaConf.has_resolver("drivelab_command_help"):
+        OmegaConf.register_new_resolver("drivelab_command_help", lambda name: COMMANDS[name].summary)
+
+
+def usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = ["usage: drivelab <command> [--help] [group=option ...] [key=value ...]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {command.summary}" for name, command in COMMANDS.items()]
+    lines += [
+        "",
+        "Every Hydra command also takes: --cfg job (print the composed config), -m (multirun sweep),",
+        "--params FILE [--run-dir DIR] (run on an already composed config, e.g. DVC's params.yaml).",
+        f"Configuration lives in {conf_dir()}.",
+    ]
+    return "\n".join(lines)
+
+
+def fail(command: str, message: str) -> None:
+    print(f"drivelab {command}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(usage())
+        return
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        fail(name, f"unknown command; choose one of: {', '.join(COMMANDS)}")
+    command = COMMANDS[name]
+    if not command.hydra_app:
+        importlib.import_module(command.module).main(rest)
+        return
+    _register_resolvers()
+    params_file, run_dir, rest = _pop_params_flags(name, rest)
+    try:
+        if params_file is not None:
+            _run_on_params(name, command, params_file, run_dir, rest)
+        else:
+            _run_hydra_app(name, command, rest)
+    except DrivelabError as exc:
+        fail(name, str(exc))
+
+
+def _pop_params_flags(name: str, args: List[str]) -> tuple[Optional[Path], Optional[Path], List[str]]:
+    params_file = run_dir = None
+    remaining: List[str] = []
+    iterator = iter(args)
+    for arg in iterator:
+        flag, _, value = arg.partition("=")
+        if flag in ("--params", "--run-dir"):
+            value = value or next(iterator, "")
+            if not value:
+                fail(name, f"{flag} needs a value")
+            if flag == "--params":
+                params_file = Path(value)
+            else:
+                run_dir = Path(value)
+        else:
+            remaining.append(arg)
+    if run_dir is not None and params_file is None:
+        fail(name, "--run-dir goes with --params; otherwise use hydra.run.dir=DIR")
+    return params_file, run_dir, remaining
+
+
+def _task(name: str, command: Command) -> Callable[[DictConfig], None]:
+    def task(cfg: DictConfig) -> None:
+        from hydra.core.hydra_config import HydraConfig
+
+        typed = check(name, cfg)  # already validated up front; this gives the job typed values
+        run_dir = Path(HydraConfig.get().runtime.output_dir)
+        try:
+            importlib.import_module(command.module).main(typed, run_dir)
+        except DrivelabError as exc:
+            fail(name, str(exc))
+
+    task.__module__ = __name__
+    return task
+
+
+def _run_hydra_app(name: str, command: Command, args: List[str]) -> None:
+    from hydra._internal.utils import _run_hydra, get_args_parser
+
+    parser = get_args_parser()
+    parsed = parser.parse_args(args)
+    informational = parsed.help or parsed.hydra_help or parsed.info or parsed.shell_completion
+    if not informational:
+        if parsed.multirun:
+            validate_sweep(name, parsed.overrides)
+        else:
+            compose(name, parsed.overrides)
+    _run_hydra(
+        args=parsed,
+        args_parser=parser,
+        task_function=_task(name, command),
+        config_path=str(conf_dir()),
+        config_name=name,
+    )
+
+
+def _run_on_params(name: str, command: Command, params_file: Path, run_dir: Optional[Path], overrides: List[str]) -> None:
+    """Run on a composed config file, as DVC stages do (DVC writes params.yaml from conf/ on `dvc exp run`)."""
+    if not params_file.is_file():
+        raise ConfigError(f"--params {params_file}: no such file")
+    try:
+        cfg = OmegaConf.load(params_file)
+        bad = [o for o in overrides if "=" not in o or o.startswith(("+", "~", "hydra."))]
+        if bad:
+            raise ConfigError(f"with --params only key=value overrides apply; got {bad[0]}")
+        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"{params_file}: {describe(exc)}") from None
+    typed = check(name, cfg)
+    if run_dir is None:
+        run_dir = Path.cwd()
+    importlib.import_module(command.module).main(typed, run_dir)
+
+
+if __name__ == "__main__":
+    main()

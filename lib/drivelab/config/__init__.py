@@ -1,0 +1,1 @@
+"""Configuration: typed schemas, validation and safe instantiation (no torch imports here)."""

@@ -1,0 +1,1 @@
+"""Data path: raw recordings -> canonical tracks -> windows -> batches."""

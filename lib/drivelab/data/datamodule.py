@@ -1,0 +1,85 @@
+"""Batches of windows for Lightning: one gather per batch from memory-mapped arrays (not item by item)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from drivelab.data import store
+
+Batch = Dict[str, torch.Tensor]
+
+
+class WindowDataset(Dataset):
+    """One split of windows. `__getitems__` lets the DataLoader fetch a whole batch with one fancy-index gather."""
+
+    def __init__(self, windows_dir: Path, split: str) -> None:
+        self.arrays = store.open_split(windows_dir, split)
+        self.length = len(self.arrays["history"])
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitems__(self, indices: Sequence[int]) -> Batch:
+        order = np.sort(np.asarray(indices, dtype=np.int64))  # ascending reads are cheapest on a memory map
+        return {name: torch.from_numpy(np.ascontiguousarray(array[order])) for name, array in self.arrays.items()}
+
+    def __getitem__(self, index: int) -> Batch:
+        return {name: value[0] for name, value in self.__getitems__([index]).items()}
+
+
+def keep_batch(batch: Batch) -> Batch:
+    """Collate for `__getitems__`: the dataset already returns a batch."""
+    return batch
+
+
+class WindowDataModule(pl.LightningDataModule):
+    def __init__(self, windows_dir: str, batch_size: int = 256, eval_batch_size: int = 1024, num_workers: int = 0) -> None:
+        super().__init__()
+        self.windows_dir = Path(windows_dir)
+        self.batch_size, self.eval_batch_size, self.num_workers = batch_size, eval_batch_size, num_workers
+        self.info: Dict[str, Any] = store.read_info(self.windows_dir)
+        self.datasets: Dict[str, WindowDataset] = {}
+
+    @property
+    def shapes(self) -> Dict[str, Any]:
+        """What a model needs to know about the windows: sizes, rate, feature names and train-split scales."""
+        spec = self.info["spec"]
+        return {
+            "history_steps": spec["history_steps"],
+            "future_steps": spec["future_steps"],
+            "max_neighbours": spec["max_neighbours"],
+            "sample_hz": spec["sample_hz"],
+            "features": list(self.info["features"]),
+            "normalisation": dict(self.info["normalisation"]),
+        }
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+        for split in wanted.get(stage, ("train", "val", "test")):
+            if split not in self.datasets:
+                self.datasets[split] = WindowDataset(self.windows_dir, split)
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self.datasets[split],
+            batch_size=batch_size,
+            shuffle=shuffle,
+            collate_fn=keep_batch,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.eval_batch_size, shuffle=False)

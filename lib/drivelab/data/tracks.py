@@ -1,0 +1,68 @@
+"""The canonical track table every source is converted into.
+
+One row per (vehicle, frame). Metres and seconds; (x_m, y_m) is the vehicle centre with x_m along the driving
+direction (forward is always +x) and y_m to the driver's left. `lane` counts from the driver's leftmost lane (0).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+import pandas as pd
+
+from drivelab.errors import MissingInputError
+
+COLUMNS: Dict[str, str] = {
+    "recording_id": "string",   # unique across sources, e.g. "sim_07"
+    "track_id": "int64",        # vehicle id within the recording
+    "frame": "int64",           # source frame number
+    "time_s": "float64",        # frame / frame_rate_hz
+    "frame_rate_hz": "float64", # source sampling rate
+    "x_m": "float64",           # centre, along the driving direction
+    "y_m": "float64",           # centre, to the driver's left
+    "vx_mps": "float64",
+    "vy_mps": "float64",
+    "ax_mps2": "float64",
+    "ay_mps2": "float64",
+    "length_m": "float64",
+    "width_m": "float64",
+    "lane": "int16",            # 0 = leftmost lane of the carriageway
+    "vehicle_class": "string",  # Car, Truck, Motorcycle
+    "driving_direction": "int8",  # carriageway (highD: 1 upper, 2 lower); vehicles of one carriageway interact
+}
+
+
+def conform(tracks: pd.DataFrame) -> pd.DataFrame:
+    """Columns in canonical order and dtypes; raises naming the first missing column."""
+    missing = [name for name in COLUMNS if name not in tracks.columns]
+    if missing:
+        raise ValueError(f"canonical track table lacks column {missing[0]!r}")
+    return tracks[list(COLUMNS)].astype(COLUMNS).sort_values(["track_id", "frame"], ignore_index=True)
+
+
+def write(tracks: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    conform(tracks).to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
+def read(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path).astype(COLUMNS)
+
+
+def recording_files(tracks_dir: Path) -> List[Path]:
+    files = sorted(tracks_dir.glob("*.parquet"))
+    if not files:
+        raise MissingInputError(f"no track tables (*.parquet) in {tracks_dir}; run `drivelab prepare` first")
+    return files
+
+
+def lane_change_count(tracks: pd.DataFrame) -> int:
+    """Number of lane changes over all tracks (consecutive rows of one track in different lanes)."""
+    ordered = tracks.sort_values(["track_id", "frame"])
+    same_track = ordered["track_id"].to_numpy()[1:] == ordered["track_id"].to_numpy()[:-1]
+    changed = np.diff(ordered["lane"].to_numpy()) != 0
+    return int(np.count_nonzero(same_track & changed))

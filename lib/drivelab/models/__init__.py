@@ -1,0 +1,1 @@
+"""LightningModules for highway trajectory prediction; all share `TrajectoryModel`, which owns the metrics."""

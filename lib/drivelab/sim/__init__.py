@@ -1,0 +1,1 @@
+"""Simulated highway traffic (highway-env IDM/MOBIL) and its highD-format writer."""

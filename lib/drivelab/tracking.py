@@ -1,0 +1,44 @@
+"""Experiment trackers for a run: W&B (offline unless told otherwise) and CSV, both inside the run directory."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from typing import Any, Dict, List, Optional
+
+from drivelab.config.targets import instantiate
+from drivelab.runs import RunDirectory
+
+
+def build_loggers(logger_cfg: Optional[Dict[str, Any]], run: RunDirectory, config: Dict[str, Any]) -> List[Any]:
+    """Instantiate every configured logger, pointed at `run.logs`, and give each the resolved config."""
+    loggers = []
+    for conf in (logger_cfg or {}).values():
+        if not conf:
+            continue
+        conf = dict(conf)
+        kwargs: Dict[str, Any] = {"save_dir": str(run.logs)}
+        if conf["_target_"].endswith("WandbLogger"):
+            # Absolute and inside the run, so queued DVC experiments keep it and nothing lands in the repo.
+            os.environ["WANDB_DIR"] = str(run.logs)
+            os.environ.setdefault("WANDB_MODE", conf.get("mode") or "offline")
+            kwargs.update(name=run.path.name, id=wandb_run_id(run.path.name))
+        loggers.append(instantiate(conf, **kwargs))
+    for logger in loggers:
+        logger.log_hyperparams(config)
+    return loggers
+
+
+def wandb_run_id(run_name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", run_name)[:64]
+
+
+def finish(loggers: List[Any]) -> None:
+    """Close every logger; W&B runs must be finished or the next run in this process would reuse them."""
+    for logger in loggers:
+        logger.finalize("success")
+    if "wandb" in sys.modules:
+        wandb = sys.modules["wandb"]
+        if getattr(wandb, "run", None) is not None:
+            wandb.finish()

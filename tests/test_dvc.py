@@ -1,0 +1,85 @@
+"""The DVC pipeline in a temporary git repository: repro, no-op repro, `dvc exp run -S`, push to the local remote."""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import BIN_DIR, PROJECT_ROOT, cli_env
+from drivelab.lineage import dvc_dir_md5
+
+pytestmark = pytest.mark.slow
+
+TINY = """# @package _global_
+# Test-sized pipeline.
+defaults:
+  - override /logger: csv
+simulate:
+  episodes: 4
+  duration_s: 30.0
+trainer:
+  max_epochs: 2
+  enable_progress_bar: false
+  enable_model_summary: false
+"""
+
+
+def run(repo, *args):
+    env = cli_env(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    done = subprocess.run(list(args), cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{' '.join(args)}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def pipeline_repo(tmp_path_factory):
+    repo = tmp_path_factory.mktemp("pipeline") / "repo"
+    repo.mkdir()
+    for name in ("conf", "lib", "experiments", ".dvc"):
+        shutil.copytree(PROJECT_ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__", "tmp", "cache"))
+    for name in ("dvc.yaml", ".dvcignore", ".gitignore", "params.yaml"):
+        shutil.copy(PROJECT_ROOT / name, repo / name)
+    (repo / "conf" / "local" / "default.yaml").write_text(TINY)
+    run(repo, "git", "init", "-q")
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-qm", "pipeline")
+    run(repo, str(BIN_DIR / "dvc"), "exp", "run")
+    return repo
+
+
+def test_pipeline_runs_every_stage_and_records_the_data_version(pipeline_repo):
+    lock = yaml.safe_load((pipeline_repo / "dvc.lock").read_text())
+    assert set(lock["stages"]) == {"simulate", "prepare", "train", "evaluate"}
+    windows_md5 = next(out["md5"] for out in lock["stages"]["prepare"]["outs"] if out["path"] == "data/windows")
+    manifest = json.loads((pipeline_repo / "models/train/manifest.json").read_text())
+    assert manifest["data_version"] == windows_md5 == dvc_dir_md5(pipeline_repo / "data/windows")
+    assert (pipeline_repo / "reports/evaluate/eval_metrics.json").is_file()
+    params = yaml.safe_load((pipeline_repo / "params.yaml").read_text())
+    assert params["simulate"]["episodes"] == 4  # composed from conf/ (with conf/local) by `dvc exp run`
+
+
+def test_second_repro_with_nothing_changed_runs_no_stage(pipeline_repo):
+    out = run(pipeline_repo, str(BIN_DIR / "dvc"), "repro")
+    assert "Running stage" not in out
+    assert "up to date" in out
+
+
+def test_exp_run_overrides_reach_training_and_show_lists_metrics(pipeline_repo):
+    out = run(pipeline_repo, str(BIN_DIR / "dvc"), "exp", "run", "-S", "model=gru", "-S", "trainer.max_epochs=1")
+    assert "Running stage 'train'" in out and "Running stage 'simulate'" not in out
+    config = yaml.safe_load((pipeline_repo / "models/train/config.yaml").read_text())
+    assert config["model"]["_target_"] == "drivelab.models.gru.GRUEncoderDecoder"
+    assert config["trainer"]["max_epochs"] == 1
+    shown = json.loads(run(pipeline_repo, str(BIN_DIR / "dvc"), "exp", "show", "--json"))
+    text = json.dumps(shown)
+    assert "rmse_5s" in text and "GRUEncoderDecoder" in text
+
+
+def test_push_and_pull_through_the_default_local_remote(pipeline_repo):
+    run(pipeline_repo, str(BIN_DIR / "dvc"), "push")
+    shutil.rmtree(pipeline_repo / ".dvc" / "cache")
+    shutil.rmtree(pipeline_repo / "data" / "windows")
+    run(pipeline_repo, str(BIN_DIR / "dvc"), "pull")
+    assert (pipeline_repo / "data" / "windows" / "windows.json").is_file()
