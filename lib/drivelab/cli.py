@@ -27,11 +27,13 @@ class Command:
     module: str  # module with `main(cfg, run_dir)`, imported lazily
     summary: str
     hydra_app: bool = True
+    config: str = ""  # root config in conf/ (and its schema); defaults to the command's name
 
 
 COMMANDS: Dict[str, Command] = {
     "simulate": Command("drivelab.commands.simulate", "simulate highway traffic into highD-format recordings"),
     "prepare": Command("drivelab.commands.prepare", "recordings -> canonical tracks -> training windows"),
+    "windows": Command("drivelab.commands.windows", "canonical tracks -> training windows (part of prepare)", config="prepare"),
     "train": Command("drivelab.commands.train", "train and test a model (a Hydra app: group=option key=value)"),
     "eval": Command("drivelab.commands.evaluate", "re-evaluate a run with its own config and best checkpoint"),
     "demo": Command("drivelab.commands.demo", "the main job: the DVC pipeline on simulated data, then a results table", False),
@@ -75,6 +77,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if name not in COMMANDS:
         fail(name, f"unknown command; choose one of: {', '.join(COMMANDS)}")
     command = COMMANDS[name]
+    config_name = command.config or name
     if not command.hydra_app:
         importlib.import_module(command.module).main(rest)
         return
@@ -82,9 +85,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     params_file, run_dir, rest = _pop_params_flags(name, rest)
     try:
         if params_file is not None:
-            _run_on_params(name, command, params_file, run_dir, rest)
+            _run_on_params(name, config_name, command, params_file, run_dir, rest)
         else:
-            _run_hydra_app(name, command, rest)
+            _run_hydra_app(name, config_name, command, rest)
     except DrivelabError as exc:
         fail(name, str(exc))
 
@@ -110,11 +113,11 @@ def _pop_params_flags(name: str, args: List[str]) -> tuple[Optional[Path], Optio
     return params_file, run_dir, remaining
 
 
-def _task(name: str, command: Command) -> Callable[[DictConfig], None]:
+def _task(name: str, config_name: str, command: Command) -> Callable[[DictConfig], None]:
     def task(cfg: DictConfig) -> None:
         from hydra.core.hydra_config import HydraConfig
 
-        typed = check(name, cfg)  # already validated up front; this gives the job typed values
+        typed = check(config_name, cfg)  # already validated up front; this gives the job typed values
         run_dir = Path(HydraConfig.get().runtime.output_dir)
         try:
             importlib.import_module(command.module).main(typed, run_dir)
@@ -125,7 +128,7 @@ def _task(name: str, command: Command) -> Callable[[DictConfig], None]:
     return task
 
 
-def _run_hydra_app(name: str, command: Command, args: List[str]) -> None:
+def _run_hydra_app(name: str, config_name: str, command: Command, args: List[str]) -> None:
     from hydra._internal.utils import _run_hydra, get_args_parser
 
     parser = get_args_parser()
@@ -133,19 +136,20 @@ def _run_hydra_app(name: str, command: Command, args: List[str]) -> None:
     informational = parsed.help or parsed.hydra_help or parsed.info or parsed.shell_completion
     if not informational:
         if parsed.multirun:
-            validate_sweep(name, parsed.overrides)
+            validate_sweep(config_name, parsed.overrides)
         else:
-            compose(name, parsed.overrides)
+            compose(config_name, parsed.overrides)
     _run_hydra(
         args=parsed,
         args_parser=parser,
-        task_function=_task(name, command),
+        task_function=_task(name, config_name, command),
         config_path=str(conf_dir()),
-        config_name=name,
+        config_name=config_name,
     )
 
 
-def _run_on_params(name: str, command: Command, params_file: Path, run_dir: Optional[Path], overrides: List[str]) -> None:
+def _run_on_params(name: str, config_name: str, command: Command, params_file: Path, run_dir: Optional[Path],
+                   overrides: List[str]) -> None:
     """Run on a composed config file, as DVC stages do (DVC writes params.yaml from conf/ on `dvc exp run`)."""
     if not params_file.is_file():
         raise ConfigError(f"--params {params_file}: no such file")
@@ -159,7 +163,7 @@ def _run_on_params(name: str, command: Command, params_file: Path, run_dir: Opti
         raise
     except Exception as exc:
         raise ConfigError(f"{params_file}: {describe(exc)}") from None
-    typed = check(name, cfg)
+    typed = check(config_name, cfg)
     if run_dir is None:
         run_dir = Path.cwd()
     importlib.import_module(command.module).main(typed, run_dir)
