@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List
 
-import numpy as np
 import pandas as pd
 
 from drivelab.errors import MissingInputError
@@ -59,10 +58,3 @@ def recording_files(tracks_dir: Path) -> List[Path]:
         raise MissingInputError(f"no track tables (*.parquet) in {tracks_dir}; run `drivelab prepare` first")
     return files
 
-
-def lane_change_count(tracks: pd.DataFrame) -> int:
-    """Number of lane changes over all tracks (consecutive rows of one track in different lanes)."""
-    ordered = tracks.sort_values(["track_id", "frame"])
-    same_track = ordered["track_id"].to_numpy()[1:] == ordered["track_id"].to_numpy()[:-1]
-    changed = np.diff(ordered["lane"].to_numpy()) != 0
-    return int(np.count_nonzero(same_track & changed))
