@@ -4,17 +4,18 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := requirements/constraints.txt
 STAMP := $(VENV)/.installed
+KERNEL := $(VENV)/share/jupyter/kernels/drivelab/kernel.json
 
 export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
-.PHONY: setup demo test lab params clean help
+.PHONY: setup demo test lab strip-notebooks params clean help
 
 help:  ## list targets
-	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-setup: $(STAMP)  ## create or update .venv (seconds when nothing changed)
+setup: $(STAMP) $(KERNEL)  ## create or update .venv (seconds when nothing changed)
 
 # Torch first, pinned: an unpinned torch would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml $(CONSTRAINTS)
@@ -30,8 +31,15 @@ demo: setup  ## simulate -> prepare -> train -> evaluate through the DVC pipelin
 test: setup  ## the test suite
 	$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
 
+# The notebooks' kernel: this .venv's Python, registered inside .venv (works as root and needs no home folder).
+$(KERNEL): $(STAMP)
+	$(BIN)/python -m ipykernel install --sys-prefix --name drivelab --display-name "drivelab (.venv)"
+
 lab: setup  ## JupyterLab on the project's kernel
-	$(BIN)/python -m jupyter lab --allow-root --notebook-dir=notebooks
+	$(BIN)/python -m jupyter lab --allow-root --notebook-dir=notebooks --MappingKernelManager.default_kernel_name=drivelab
+
+strip-notebooks: setup  ## remove outputs from notebooks/*.ipynb before committing them
+	$(BIN)/python -m jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
 
 params: setup  ## rewrite params.yaml from conf/ as `dvc exp run` does (for a plain `dvc repro`)
 	$(BIN)/python -c "from dvc.utils.hydra import compose_and_dump as c; c('params.yaml', '$(abspath conf)', None, 'train', '.', [])"

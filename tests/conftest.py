@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +60,33 @@ def trained_run(sim_data_dir, tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("runs") / "mlp"
     train(sim_data_dir, run_dir)
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def runs_with_sweep(sim_data_dir, trained_run, tmp_path_factory) -> Path:
+    """A runs folder as a researcher has it: the trained MLP run (copied) beside a sweep over two physics baselines."""
+    runs_dir = tmp_path_factory.mktemp("runs_with_sweep")
+    shutil.copytree(trained_run, runs_dir / "mlp")
+    drivelab("train", "-m", "model=cv,ca", f"paths.data_dir={sim_data_dir}", f"paths.runs_dir={runs_dir}", "logger=csv",
+             "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false")
+    return runs_dir
+
+
+@pytest.fixture(scope="session")
+def dvc_experiments_repo(tmp_path_factory) -> Path:
+    """A tiny DVC project (one stage, params.yaml, metrics.json) with one named experiment, `fast` (lr=0.3)."""
+    repo = tmp_path_factory.mktemp("dvc_experiments")
+    (repo / "params.yaml").write_text("lr: 0.1\nmodel:\n  name: mlp\n")
+    (repo / "fit.py").write_text("import json, yaml\np = yaml.safe_load(open('params.yaml'))\n"
+                                 "json.dump({'test': {'rmse_5s': 1.0 + p['lr']}}, open('metrics.json', 'w'))\n")
+    (repo / "dvc.yaml").write_text("stages:\n  fit:\n    cmd: python fit.py\n    deps: [fit.py]\n    params: [lr, model]\n"
+                                   "    metrics:\n      - metrics.json:\n          cache: false\n")
+    env = cli_env(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    dvc = str(BIN_DIR / "dvc")
+    for command in (["git", "init", "-q"], [dvc, "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "fit"],
+                    [dvc, "exp", "run", "-q", "-n", "fast", "-S", "lr=0.3"]):
+        subprocess.run(command, cwd=repo, env=env, check=True, capture_output=True, timeout=300)
+    return repo
 
 
 def read_json(path: Path) -> dict:

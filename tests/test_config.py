@@ -17,7 +17,7 @@ def test_default_train_config_composes_and_is_typed():
 
 
 @pytest.mark.parametrize("override,message", [
-    ("model=transformerz", "'transformerz' is not an option of config group 'model'; choose one of: ca, cv, gru, mlp"),
+    ("model=transformerz", "'transformerz' is not an option of config group 'model'; choose one of: ca, cv, cv_no_lateral, gru, intention_gru, intention_majority, interaction, lstm, mlp, multimodal"),
     ("trainer.max_epochs=many", "wrong type for 'trainer.max_epochs'"),
     ("model.hidden_size=wide", "wrong type for 'model.hidden_size'"),
     ("model.hiden_size=3", "unknown key 'model.hiden_size'"),
@@ -32,8 +32,8 @@ def test_bad_overrides_are_rejected_in_one_line(override, message):
 
 
 def test_missing_required_value_is_named():
-    with pytest.raises(ConfigError, match="missing required value: run_dir"):
-        compose("eval")
+    with pytest.raises(ConfigError, match="missing required value: model"):
+        compose("train", ["~model"])
 
 
 def test_rejected_command_exits_2_with_one_line_and_writes_nothing(tmp_path):

@@ -51,8 +51,9 @@ def pipeline_repo(tmp_path_factory):
 
 def test_pipeline_runs_every_stage_and_records_the_data_version(pipeline_repo):
     lock = yaml.safe_load((pipeline_repo / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"simulate", "prepare", "train", "evaluate"}
-    windows_md5 = next(out["md5"] for out in lock["stages"]["prepare"]["outs"] if out["path"] == "data/windows")
+    assert {"simulate", "ingest", "clean", "windows", "train", "evaluate"} <= set(lock["stages"])
+    assert "prepare" not in lock["stages"]  # replaced by its three stages
+    windows_md5 = next(out["md5"] for out in lock["stages"]["windows"]["outs"] if out["path"] == "data/windows")
     manifest = json.loads((pipeline_repo / "models/train/manifest.json").read_text())
     assert manifest["data_version"] == windows_md5 == dvc_dir_md5(pipeline_repo / "data/windows")
     assert (pipeline_repo / "reports/evaluate/eval_metrics.json").is_file()
@@ -83,3 +84,11 @@ def test_push_and_pull_through_the_default_local_remote(pipeline_repo):
     shutil.rmtree(pipeline_repo / "data" / "windows")
     run(pipeline_repo, str(BIN_DIR / "dvc"), "pull")
     assert (pipeline_repo / "data" / "windows" / "windows.json").is_file()
+
+
+def test_health_stage_metrics_and_plots_are_shown_by_dvc(pipeline_repo):
+    metrics = json.loads(run(pipeline_repo, str(BIN_DIR / "dvc"), "metrics", "show", "--json"))
+    health = json.dumps(metrics)
+    assert "reports/health/health.json" in health and "speed_mps" in health and "lane_change_rate" in health
+    plots = run(pipeline_repo, str(BIN_DIR / "dvc"), "plots", "show", "--json")
+    assert "features.png" in plots and "flow.png" in plots

@@ -62,3 +62,27 @@ def test_constant_acceleration_uses_the_last_velocity_change():
     batch = batch_with_present_motion([20.0, 0.0], [19.8, 0.0])  # +1 m/s^2 at 5 Hz
     pred = ConstantAcceleration(SHAPES)(batch)
     assert pred[0, 9, 0].item() == pytest.approx(20 * 2 + 0.5 * 1 * 2**2, rel=1e-5)
+
+
+def test_min_ade_and_min_fde_take_the_best_mode_per_sample():
+    from drivelab.metrics import ModeMetrics
+
+    true = torch.zeros(2, 25, 2)
+    modes = torch.zeros(2, 3, 25, 2)
+    modes[0, 0, :, 0], modes[0, 1, :, 0], modes[0, 2, :, 0] = 4.0, 1.0, 2.0  # best mode of sample 0: 1 m off
+    modes[1, :, :, 1] = 3.0  # every mode of sample 1: 3 m off
+    metric = ModeMetrics()
+    metric.update(modes, true)
+    assert metric.compute() == pytest.approx({"min_ade": 2.0, "min_fde": 2.0})
+
+
+def test_accuracy_and_macro_f1_of_a_known_confusion():
+    from drivelab.metrics import ClassificationMetrics
+
+    true = torch.tensor([0, 0, 0, 0, 1, 1, 2])
+    predicted = torch.tensor([0, 0, 0, 1, 1, 0, 0])
+    metric = ClassificationMetrics(3)
+    metric.update(predicted[:3], true[:3])
+    metric.update(predicted[3:], true[3:])
+    f1_keep, f1_left, f1_right = 2 * 3 / (4 + 5), 2 * 1 / (2 + 2), 0.0
+    assert metric.compute() == pytest.approx({"accuracy": 4 / 7, "macro_f1": (f1_keep + f1_left + f1_right) / 3})

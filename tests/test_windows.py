@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from drivelab.data import highd
+from drivelab.data import highd, store
 from drivelab.data.windows import WindowSpec, intention_labels, make_windows, resample
+from drivelab.lineage import dvc_dir_md5
 from highd_files import Vehicle, write_recording
 
 SPEC = WindowSpec(sample_hz=5, history_s=3.0, future_s=5.0, stride_s=1.0, max_neighbours=4, neighbour_radius_m=50.0)
@@ -77,3 +78,74 @@ def test_intention_is_the_direction_of_the_first_lane_change():
     present = np.array([1, 1, 1, 1])
     future = np.array([[1, 1, 1], [1, 0, 0], [2, 2, 1], [1, 2, 1]])
     assert intention_labels(present, future).tolist() == [0, 1, 2, 2]
+
+
+# --- data versions: normalisation, determinism, shards (canonical tracks built by hand in track_tables.py) ---
+
+SPLIT = {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}
+
+
+def build_platoons(tmp_path, count=6, shard_bytes=1 << 27, workers=1, folder="windows", min_pool_bytes=0, **platoon):
+    from drivelab.commands.windows import build
+    from track_tables import write_platoons
+
+    tracks_dir = write_platoons(tmp_path, count, **platoon) if not (tmp_path / "tracks").is_dir() else tmp_path / "tracks"
+    return build(tracks_dir, tmp_path / folder, SPEC, SPLIT, shard_bytes, workers, min_pool_bytes)
+
+
+def test_normalisation_is_fitted_on_the_training_split_only(tmp_path):
+    from drivelab.data import tracks
+    from track_tables import platoon
+
+    for number in range(6):  # every recording drives at its own speed, so each split has its own mean speed
+        tracks.write(platoon(f"rec_{number}", speed_mps=20.0 + number**2), tmp_path / "tracks" / f"rec_{number}.parquet")
+    info = build_platoons(tmp_path)
+    train_speeds = [20.0 + int(rid.split("_")[1]) ** 2 for rid in info["splits"]["train"]["recordings"]]
+    assert info["normalisation"]["history_mean"][2] == pytest.approx(np.mean(train_speeds), abs=1e-5)
+    assert np.mean(train_speeds) != pytest.approx(20.0 + np.mean(np.arange(6) ** 2))  # all recordings' mean differs
+    history = store.open_split(tmp_path / "windows", "train")["history"].reshape(-1, 4).astype(np.float64)
+    np.testing.assert_allclose(info["normalisation"]["history_std"], np.maximum(history.std(axis=0), 1e-3), atol=1e-5)
+
+
+def test_windows_are_byte_identical_for_any_worker_count_and_rebuild(tmp_path):
+    build_platoons(tmp_path, workers=1, folder="one")
+    build_platoons(tmp_path, workers=2, folder="two")
+    first = dvc_dir_md5(tmp_path / "one")
+    assert dvc_dir_md5(tmp_path / "two") == first
+    build_platoons(tmp_path, workers=1, folder="one")
+    assert dvc_dir_md5(tmp_path / "one") == first
+
+
+def test_shards_hold_the_same_windows_whatever_the_shard_size(tmp_path):
+    whole = build_platoons(tmp_path, folder="whole")
+    window_bytes = store.window_bytes(store.open_split(tmp_path / "whole", "train").shards[0])
+    sharded = build_platoons(tmp_path, folder="sharded", shard_bytes=25 * window_bytes)
+    assert whole["splits"]["train"]["shards"] == 1 and sharded["splits"]["train"]["shards"] > 5
+    assert whole["normalisation"] == sharded["normalisation"]
+    one, many = store.open_split(tmp_path / "whole", "train"), store.open_split(tmp_path / "sharded", "train")
+    assert len(one) == len(many) == whole["splits"]["train"]["windows"]
+    for indices in (np.arange(len(one)), np.random.default_rng(0).permutation(len(one))[:100]):  # ordered and not
+        expected, gathered = one.gather(indices), many.gather(indices)
+        assert set(gathered) == set(expected)
+        for name in expected:
+            np.testing.assert_array_equal(gathered[name], expected[name])
+
+
+def test_windows_store_the_target_lane_per_step_and_the_intention(tmp_path):
+    from track_tables import platoon
+
+    windows = make_windows(platoon("rec", change_left_at_s=9.0), SPEC)
+    assert windows["lane"].shape == (len(windows["history"]), SPEC.history_steps + SPEC.future_steps)
+    assert (windows["lane_count"] == 2).all()
+    changing = windows["intention"] == 1  # left: to a lower lane index
+    assert changing.any() and not (windows["intention"] == 2).any()
+    present, upcoming = windows["lane"][:, SPEC.history_steps - 1], windows["lane"][:, SPEC.history_steps :]
+    np.testing.assert_array_equal(windows["lane_change"], (upcoming != present[:, None]).any(axis=1))
+    assert (present[changing] == 1).all() and (upcoming[changing, -1] == 0).all()
+
+
+def test_tracks_too_short_for_any_training_window_are_a_clear_error(tmp_path):
+    from drivelab.errors import DrivelabError
+
+    with pytest.raises(DrivelabError, match="no training windows"):
+        build_platoons(tmp_path, duration_s=5.0)

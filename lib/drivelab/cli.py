@@ -32,10 +32,15 @@ class Command:
 
 COMMANDS: Dict[str, Command] = {
     "simulate": Command("drivelab.commands.simulate", "simulate highway traffic into highD-format recordings"),
-    "prepare": Command("drivelab.commands.prepare", "recordings -> canonical tracks -> training windows"),
+    "prepare": Command("drivelab.commands.prepare", "ingest -> clean -> windows: recordings to training windows"),
+    "ingest": Command("drivelab.commands.ingest", "highD / NGSIM / simulated recordings -> raw canonical tracks (part of prepare)", config="prepare"),
+    "clean": Command("drivelab.commands.clean", "raw tracks -> validated tracks, quarantine and report (part of prepare)", config="prepare"),
     "windows": Command("drivelab.commands.windows", "canonical tracks -> training windows (part of prepare)", config="prepare"),
+    "health": Command("drivelab.commands.health", "data health report of a windows version: JSON metrics + PNG plots"),
+    "data": Command("drivelab.commands.data", "`data diff A B`: counts, recordings and feature drift between data versions", False),
     "train": Command("drivelab.commands.train", "train and test a model (a Hydra app: group=option key=value)"),
     "eval": Command("drivelab.commands.evaluate", "re-evaluate a run with its own config and best checkpoint"),
+    "sweep": Command("drivelab.commands.sweep", "Optuna search over conf/search/NAME.yaml; trials are train runs, resumable"),
     "demo": Command("drivelab.commands.demo", "the main job: the DVC pipeline on simulated data, then a results table", False),
 }
 
@@ -46,8 +51,19 @@ def _register_resolvers() -> None:
     if not OmegaConf.has_resolver("drivelab_run_token"):
         # One token per process: every reference to the run directory within a run agrees.
         OmegaConf.register_new_resolver("drivelab_run_token", lambda: _RUN_TOKEN)
+    if not OmegaConf.has_resolver("drivelab_run_label"):
+        OmegaConf.register_new_resolver("drivelab_run_label", run_label)
     if not OmegaConf.has_resolver("drivelab_command_help"):
         OmegaConf.register_new_resolver("drivelab_command_help", lambda name: COMMANDS[name].summary)
+
+
+def run_label(choices: DictConfig) -> str:
+    """What a run directory is named after: the experiment when one is chosen, else the model."""
+    for group in ("experiment", "model"):
+        choice = choices.get(group) if choices is not None else None
+        if choice:
+            return str(choice).replace("/", "-")
+    return "run"
 
 
 def usage() -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence
 
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
@@ -17,7 +17,8 @@ from drivelab.config.validate import conf_dir
 from drivelab.runs import RunDirectory
 
 
-def main(cfg: DictConfig, run_dir: Path) -> Dict[str, float]:
+def main(cfg: DictConfig, run_dir: Path, extra_callbacks: Sequence[pl.Callback] = ()) -> Dict[str, float]:
+    """Train and test as configured; `extra_callbacks` join the configured ones (a sweep's pruning hook)."""
     run = RunDirectory(run_dir)
     data_version = lineage.dvc_dir_md5(Path(cfg.data.windows_dir)) if Path(cfg.data.windows_dir).is_dir() else None
     if rank_zero_only.rank == 0:
@@ -28,7 +29,7 @@ def main(cfg: DictConfig, run_dir: Path) -> Dict[str, float]:
         datamodule = instantiate(cfg.data)
         model = build_model(cfg.model, datamodule.shapes)
         loggers = tracking.build_loggers(cfg.logger, run, OmegaConf.to_container(cfg, resolve=True))
-        callbacks = build_callbacks(cfg.callbacks, run)
+        callbacks = build_callbacks(cfg.callbacks, run, with_logger=bool(loggers)) + list(extra_callbacks)
         trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks,
                                           default_root_dir=str(run.path))
         best_checkpoint = None
@@ -41,6 +42,10 @@ def main(cfg: DictConfig, run_dir: Path) -> Dict[str, float]:
                 load_weights(model, run.path / best_checkpoint)
             trainer.test(model, datamodule=datamodule, verbose=False)
             metrics = {f"test/{name}": value for name, value in model.last_metrics["test"].items()}
+            if rank_zero_only.rank == 0:  # slice metrics (JSON, logged) and plots beside metrics.json
+                from drivelab.evaluation.report import write_run_report
+
+                write_run_report(model, datamodule, run.path, loggers=loggers, step=trainer.global_step)
         if rank_zero_only.rank == 0:
             run.write_metrics(metrics)
             run.update_manifest(status="completed", finished_at=lineage.now_iso(), best_checkpoint=best_checkpoint,
@@ -55,11 +60,11 @@ def main(cfg: DictConfig, run_dir: Path) -> Dict[str, float]:
         tracking.finish(loggers)
 
 
-def build_callbacks(callbacks_cfg: Any, run: RunDirectory) -> List[pl.Callback]:
+def build_callbacks(callbacks_cfg: Any, run: RunDirectory, with_logger: bool = True) -> List[pl.Callback]:
     callbacks = []
     for conf in (callbacks_cfg or {}).values():
-        if not conf:
-            continue
+        if not conf or (not with_logger and conf["_target_"].endswith("LearningRateMonitor")):
+            continue  # the learning-rate monitor only writes to a logger (logger=none has none)
         kwargs = {"dirpath": str(run.checkpoints)} if conf["_target_"].endswith("ModelCheckpoint") else {}
         callbacks.append(instantiate(conf, **kwargs))
     return callbacks

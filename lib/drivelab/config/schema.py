@@ -40,6 +40,12 @@ class SourceConfig:
 
 
 @dataclass
+class CleanConfig:
+    workers: int = 2  # worker processes for ingest and clean (one recording per task)
+    max_jump_m: float = 3.0  # largest position miss, against the speeds, that is not a tracking jump
+
+
+@dataclass
 class SplitConfig:
     val_fraction: float = 0.15
     test_fraction: float = 0.15
@@ -54,6 +60,8 @@ class WindowsConfig:
     stride_s: float = 1.0
     max_neighbours: int = 8
     neighbour_radius_m: float = 50.0
+    shard_mb: float = 128.0  # MiB of windows per shard file set
+    workers: int = 2  # windowing processes (output identical for any number)
     split: SplitConfig = field(default_factory=SplitConfig)
 
 
@@ -64,6 +72,19 @@ class DataConfig:
     batch_size: int = 256
     eval_batch_size: int = 1024
     num_workers: int = 0
+    augment: Dict[str, Any] = field(default_factory=dict)  # training-time transforms (conf/augment), by name
+    augment_seed: int = 0  # seed of the transforms' random stream
+
+
+@dataclass
+class HealthConfig:
+    # Defaults equal conf/health/default.yaml, so configs saved before this section existed still validate.
+    windows_dir: str = "${paths.data_dir}/windows"  # the data version described
+    data_dir: str = "${paths.data_dir}"  # where the pipeline's stages leave their records
+    output_dir: str = "${paths.root_dir}/reports/health"  # health.json and plots/
+    max_windows: int = 1_000_000  # windows sampled evenly for the distributions
+    lane_half_width_m: float = 1.75  # lateral offset within which a neighbour ahead is the leader
+    plot_bins: int = 40
 
 
 @dataclass
@@ -90,6 +111,8 @@ class MLPConfig(ModelConfig):
     dropout: float = 0.0
     use_neighbours: bool = True
     neighbour_steps: int = 1
+    num_modes: int = 1  # trajectories per sample; > 1 adds mode probabilities (a multimodal head)
+    mode_loss: str = "wta"  # wta | nll, used when num_modes > 1
 
 
 @dataclass
@@ -97,6 +120,34 @@ class GRUConfig(ModelConfig):
     hidden_size: int = 64
     num_layers: int = 1
     use_neighbours: bool = True
+    cell: str = "gru"  # gru | lstm
+    num_modes: int = 1
+    mode_loss: str = "wta"
+
+
+@dataclass
+class InteractionConfig(ModelConfig):
+    d_model: int = 64
+    num_heads: int = 4
+    num_layers: int = 2
+    dropout: float = 0.0
+    hidden_size: int = 256
+    num_modes: int = 1
+    mode_loss: str = "wta"
+
+
+@dataclass
+class IntentionGRUConfig(ModelConfig):
+    hidden_size: int = 64
+    num_layers: int = 1
+    use_neighbours: bool = True
+    cell: str = "gru"
+    class_weights: Optional[List[float]] = None  # cross-entropy weight per class (keep, left, right)
+
+
+@dataclass
+class MajorityClassConfig(ModelConfig):
+    class_weights: Optional[List[float]] = None
 
 
 # Models whose hyperparameters are typed; other targets (ideas under experiments/) are checked by the allowlist only.
@@ -105,6 +156,9 @@ MODEL_SCHEMAS: Dict[str, type] = {
     "drivelab.models.physics.ConstantAcceleration": ConstantAccelerationConfig,
     "drivelab.models.mlp.ResidualMLP": MLPConfig,
     "drivelab.models.gru.GRUEncoderDecoder": GRUConfig,
+    "drivelab.models.interaction.InteractionTransformer": InteractionConfig,
+    "drivelab.models.intention.IntentionGRU": IntentionGRUConfig,
+    "drivelab.models.intention.MajorityClass": MajorityClassConfig,
 }
 
 
@@ -144,6 +198,7 @@ class SimulateCommand:
 class PrepareCommand:
     paths: PathsConfig = field(default_factory=PathsConfig)
     source: SourceConfig = field(default_factory=SourceConfig)
+    clean: CleanConfig = field(default_factory=CleanConfig)
     windows: WindowsConfig = field(default_factory=WindowsConfig)
 
 
@@ -156,8 +211,10 @@ class TrainCommand:
     paths: PathsConfig = field(default_factory=PathsConfig)
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
     source: SourceConfig = field(default_factory=SourceConfig)
+    clean: CleanConfig = field(default_factory=CleanConfig)
     windows: WindowsConfig = field(default_factory=WindowsConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
     model: Any = MISSING
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: Optional[Dict[str, Any]] = None
@@ -167,16 +224,91 @@ class TrainCommand:
 
 @dataclass
 class EvalCommand:
-    run_dir: str = MISSING
+    run_dir: Optional[str] = None  # one run to evaluate
+    run_dirs: List[str] = field(default_factory=list)  # several runs, compared in one table
+    report: bool = True  # one run: slice metrics and plots beside eval_metrics.json
     output_dir: Optional[str] = None  # default: the run directory itself
     baseline: Optional[str] = "cv"  # model option evaluated beside the run on the same test split
     paths: PathsConfig = field(default_factory=PathsConfig)
     data_dir: Optional[str] = None  # evaluate on another data directory than the run's own
 
 
+@dataclass
+class SearchParam:
+    """One searched config key (or config group): its distribution."""
+    type: str = MISSING  # int | float | categorical
+    low: Optional[float] = None
+    high: Optional[float] = None
+    log: bool = False
+    step: Optional[float] = None
+    choices: Optional[List[Any]] = None
+
+
+@dataclass
+class SearchObjective:
+    metric: str = "val/rmse_5s"
+    direction: str = "minimize"
+
+
+@dataclass
+class SamplerSpec:
+    """An Optuna sampler by name, with keyword arguments for its class."""
+    name: str = "tpe"
+    seed: Optional[int] = None
+    options: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PrunerSpec:
+    """An Optuna pruner by name, with keyword arguments for its class."""
+    name: str = "median"
+    options: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SearchConfig:
+    name: str = MISSING
+    objective: SearchObjective = field(default_factory=SearchObjective)
+    n_trials: int = 20
+    sampler: SamplerSpec = field(default_factory=SamplerSpec)
+    pruner: PrunerSpec = field(default_factory=PrunerSpec)
+    overrides: List[str] = field(default_factory=list)
+    params: Dict[str, SearchParam] = field(default_factory=dict)
+
+
+@dataclass
+class SweepSettings:
+    study: str = MISSING
+    dir: str = MISSING
+    storage: Optional[str] = None
+    n_trials: Optional[int] = None
+    n_workers: int = 1
+    torch_threads: Optional[int] = None
+    heartbeat_s: int = 10
+    grace_s: int = 60
+    max_retries: int = 3
+    max_consecutive_failures: int = 3
+    save_as: Optional[str] = None
+    trial_overrides: List[str] = field(default_factory=list)
+
+
+@dataclass
+class SweepCommand(TrainCommand):
+    search: SearchConfig = field(default_factory=SearchConfig)
+    sweep: SweepSettings = field(default_factory=SweepSettings)
+
+
+@dataclass
+class HealthCommand:
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
+
+
 COMMAND_SCHEMAS: Dict[str, type] = {
+    "health": HealthCommand,
     "simulate": SimulateCommand,
     "prepare": PrepareCommand,
     "train": TrainCommand,
     "eval": EvalCommand,
+    "sweep": SweepCommand,
 }

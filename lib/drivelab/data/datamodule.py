@@ -1,9 +1,13 @@
-"""Batches of windows for Lightning: one gather per batch from memory-mapped arrays (not item by item)."""
+"""Batches of windows for Lightning: one gather per batch (and shard) from memory-mapped shards, not item by item.
+
+Training batches pass through the configured augmentations (`data.augment`, see `drivelab.data.augment`);
+validation and test batches never do.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
@@ -11,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from drivelab.data import store
+from drivelab.data.augment import Augmenter
 
 Batch = Dict[str, torch.Tensor]
 
@@ -19,15 +24,15 @@ class WindowDataset(Dataset):
     """One split of windows. `__getitems__` lets the DataLoader fetch a whole batch with one fancy-index gather."""
 
     def __init__(self, windows_dir: Path, split: str) -> None:
-        self.arrays = store.open_split(windows_dir, split)
-        self.length = len(self.arrays["history"])
+        self.split = store.open_split(windows_dir, split)
+        self.length = len(self.split)
 
     def __len__(self) -> int:
         return self.length
 
     def __getitems__(self, indices: Sequence[int]) -> Batch:
         order = np.sort(np.asarray(indices, dtype=np.int64))  # ascending reads are cheapest on a memory map
-        return {name: torch.from_numpy(np.ascontiguousarray(array[order])) for name, array in self.arrays.items()}
+        return {name: torch.from_numpy(np.ascontiguousarray(array)) for name, array in self.split.gather(order).items()}
 
     def __getitem__(self, index: int) -> Batch:
         return {name: value[0] for name, value in self.__getitems__([index]).items()}
@@ -39,11 +44,13 @@ def keep_batch(batch: Batch) -> Batch:
 
 
 class WindowDataModule(pl.LightningDataModule):
-    def __init__(self, windows_dir: str, batch_size: int = 256, eval_batch_size: int = 1024, num_workers: int = 0) -> None:
+    def __init__(self, windows_dir: str, batch_size: int = 256, eval_batch_size: int = 1024, num_workers: int = 0,
+                 augment: Optional[Mapping[str, Any]] = None, augment_seed: int = 0) -> None:
         super().__init__()
         self.windows_dir = Path(windows_dir)
         self.batch_size, self.eval_batch_size, self.num_workers = batch_size, eval_batch_size, num_workers
         self.info: Dict[str, Any] = store.read_info(self.windows_dir)
+        self.augmenter = Augmenter(dict(augment or {}), seed=augment_seed, spec=self.info["spec"])
         self.datasets: Dict[str, WindowDataset] = {}
 
     @property
@@ -65,18 +72,18 @@ class WindowDataModule(pl.LightningDataModule):
             if split not in self.datasets:
                 self.datasets[split] = WindowDataset(self.windows_dir, split)
 
-    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str, batch_size: int, shuffle: bool, collate: Callable[[Batch], Batch] = keep_batch) -> DataLoader:
         return DataLoader(
             self.datasets[split],
             batch_size=batch_size,
             shuffle=shuffle,
-            collate_fn=keep_batch,
+            collate_fn=collate,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.batch_size, shuffle=True)
+        return self._loader("train", self.batch_size, shuffle=True, collate=self.augmenter if self.augmenter else keep_batch)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", self.eval_batch_size, shuffle=False)

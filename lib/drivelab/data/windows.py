@@ -2,20 +2,26 @@
 
 A window is one target vehicle at one present time: its history (present included), its future, and the histories of
 its nearest neighbours on the same carriageway, all relative to the target's present position (x forward, y left).
+It also keeps the target's lane at every history and future step and the carriageway's lane count, so that
+transforms that move the present or mirror the road (`drivelab.data.augment`) can recompute the labels exactly.
 Everything is vectorised per carriageway over a dense (vehicle, time step) grid.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List
+from pathlib import Path
+from typing import Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
 
+from drivelab.data import tracks as track_tables
+
 FEATURES = ("x_m", "y_m", "vx_mps", "vy_mps")  # per history point, target and neighbours alike
 INTENTIONS = ("keep", "left", "right")  # lane-change intention classes, in label order
 INTENTION_HORIZON_S = 3.0
+POOL_MIN_BYTES = 32 * 2**20  # less track data than this is windowed faster in one process than a pool starts
 
 
 @dataclass(frozen=True)
@@ -84,10 +90,47 @@ def _interpolate(tracks: pd.DataFrame, sample_hz: int) -> pd.DataFrame:
 
 def make_windows(tracks: pd.DataFrame, spec: WindowSpec) -> Dict[str, np.ndarray]:
     """All windows of one recording (both carriageways), resampled to `spec.sample_hz`."""
-    sampled = resample(tracks, spec.sample_hz)
+    return _sampled_windows(resample(tracks, spec.sample_hz), spec)
+
+
+def _sampled_windows(sampled: pd.DataFrame, spec: WindowSpec) -> Dict[str, np.ndarray]:
     parts = [_carriageway_windows(group, spec) for _, group in sampled.groupby("driving_direction", sort=True)]
     parts = [part for part in parts if len(part["history"])]
     return concatenate(parts) if parts else empty_windows(spec)
+
+
+def recording_windows(path: Path, spec: WindowSpec, recording_index: int) -> Tuple[Dict[str, np.ndarray], Dict[str, int]]:
+    """The windows of one canonical track file, tagged with `recording_index`, and the rows in and out of each step."""
+    table = track_tables.read(path)
+    sampled = resample(table, spec.sample_hz)
+    windows = _sampled_windows(sampled, spec)
+    windows["recording"] = np.full(len(windows["history"]), recording_index, np.int32)
+    flow = {
+        "track_rows": len(table),
+        "resampled_rows": len(sampled),
+        "tracks": int(table["track_id"].nunique()),
+        "tracks_with_windows": int(len(np.unique(windows["track_id"]))),
+        "windows": int(len(windows["history"])),
+    }
+    return windows, flow
+
+
+def windows_by_recording(paths: Sequence[Path], spec: WindowSpec, indices: Sequence[int], workers: int = 1,
+                         min_pool_bytes: int = POOL_MIN_BYTES) -> Iterator[Tuple[Dict[str, np.ndarray], Dict[str, int]]]:
+    """`recording_windows` of every path, in the given order whatever the number of worker processes.
+
+    Worker processes take seconds to start, so they are used only for at least `min_pool_bytes` of track files.
+    With workers, up to about two recordings' windows per worker are in flight (handing them over as files instead
+    measured slower here).
+    """
+    jobs = [(Path(path), spec, int(index)) for path, index in zip(paths, indices)]
+    if workers <= 1 or len(jobs) <= 1 or sum(path.stat().st_size for path, _, _ in jobs) < min_pool_bytes:
+        return (recording_windows(*job) for job in jobs)
+    from joblib import Parallel, delayed
+
+    # Ordered results keep the output byte-identical for any worker count; a short dispatch queue bounds memory.
+    parallel = Parallel(n_jobs=workers, return_as="generator", pre_dispatch="2*n_jobs")
+    return parallel(delayed(recording_windows)(*job) for job in jobs)
 
 
 def empty_windows(spec: WindowSpec) -> Dict[str, np.ndarray]:
@@ -101,6 +144,8 @@ def empty_windows(spec: WindowSpec) -> Dict[str, np.ndarray]:
         "frame": np.zeros(0, np.int64),
         "lane_change": np.zeros(0, bool),
         "intention": np.zeros(0, np.int8),
+        "lane": np.zeros((0, spec.history_steps + spec.future_steps), np.int8),
+        "lane_count": np.zeros(0, np.int8),
     }
 
 
@@ -122,6 +167,7 @@ def _carriageway_windows(sampled: pd.DataFrame, spec: WindowSpec) -> Dict[str, n
     frame = np.zeros((n_vehicles, n_times), np.int64)
     frame[vehicle, time] = sampled["frame"].to_numpy()
     valid = ~np.isnan(state[..., 0])
+    lane_count = int(sampled["lane"].max()) + 1  # lanes seen on this carriageway (lane 0 is the leftmost)
 
     # A present time t needs every step from t - history + 1 to t + future observed.
     span = history_steps + future_steps
@@ -140,6 +186,7 @@ def _carriageway_windows(sampled: pd.DataFrame, spec: WindowSpec) -> Dict[str, n
         parts.append(_windows_at(state, valid, lane, frame, targets, int(t), spec))
     windows = concatenate(parts)
     windows["track_id"] = track_ids[windows.pop("vehicle")]
+    windows["lane_count"] = np.full(len(windows["track_id"]), lane_count, np.int8)
     return windows
 
 
@@ -172,6 +219,7 @@ def _windows_at(state, valid, lane, frame, targets, t, spec: WindowSpec) -> Dict
 
     present_lane = lane[targets, t]
     future_lane = lane[targets, future]
+    span_lane = lane[targets, t - spec.history_steps + 1 : t + spec.future_steps + 1]
     return {
         "history": target_history.astype(np.float32),
         "future": target_future.astype(np.float32),
@@ -181,6 +229,7 @@ def _windows_at(state, valid, lane, frame, targets, t, spec: WindowSpec) -> Dict
         "frame": frame[targets, t],
         "lane_change": (future_lane != present_lane[:, None]).any(axis=1),
         "intention": intention_labels(present_lane, future_lane[:, : spec.intention_steps]),
+        "lane": span_lane.astype(np.int8),
     }
 
 

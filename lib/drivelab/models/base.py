@@ -1,57 +1,83 @@
-"""The shared base of trajectory predictors: loss, metrics, logging and optimiser wiring.
+"""The task-agnostic base of every model: training loop, metric logging and optimiser wiring.
 
-A model implements `forward(batch) -> (batch, future_steps, 2)` positions in the target-centric frame; everything
-else (what is logged, under which name, how optimisers are built from config) lives here once.
+A task (trajectory prediction in `trajectory.py`, lane-change intention in `intention.py`) subclasses `TaskModel` and
+declares its loss, its metric set and how a batch updates those metrics; a model of that task implements
+`forward(batch)`. Nothing here assumes what a prediction or a metric looks like: metrics are logged as
+`{stage}/{name}` for whatever names the task's metric set reports.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, ClassVar, Dict, Optional, Tuple
 
 import pytorch_lightning as pl
 import torch
 
 from drivelab.config.targets import instantiate
 from drivelab.data.datamodule import Batch
-from drivelab.metrics import TrajectoryMetrics
+
+STAGES = ("val", "test")
 
 
-class TrajectoryModel(pl.LightningModule):
+class MetricSet(torch.nn.ModuleDict):
+    """Named torchmetrics whose `compute()` each return a dict; together they report one flat dict."""
+
+    def compute(self) -> Dict[str, float]:
+        merged: Dict[str, float] = {}
+        for metric in self.values():
+            merged.update(metric.compute())
+        return merged
+
+    def reset(self) -> None:
+        for metric in self.values():
+            metric.reset()
+
+
+class TaskModel(pl.LightningModule):
+    task: ClassVar[str] = ""  # the task's name; models of one task are comparable with each other
+    monitor: ClassVar[Tuple[str, str]] = ("loss", "min")  # the validation metric that judges a model, and its mode
+
     def __init__(self, shapes: Dict[str, Any], optimizer: Optional[Dict[str, Any]] = None,
                  scheduler: Optional[Dict[str, Any]] = None) -> None:
         super().__init__()
         # Plain types only: checkpoints must stay loadable with torch.load(weights_only=True).
         self.save_hyperparameters()
         self.shapes = shapes
-        self.future_steps, self.sample_hz = shapes["future_steps"], shapes["sample_hz"]
-        self.register_buffer("future_times_s", torch.arange(1, self.future_steps + 1, dtype=torch.float32) / self.sample_hz)
-        self.metrics = torch.nn.ModuleDict({
-            stage: TrajectoryMetrics(self.future_steps, self.sample_hz) for stage in ("val", "test")
-        })
         self.last_metrics: Dict[str, Dict[str, float]] = {}
+
+    def setup_metrics(self) -> None:
+        """Build the val/test metric sets; a task calls this once its own attributes exist."""
+        self.metrics = torch.nn.ModuleDict({stage: self.make_metrics() for stage in STAGES})
+
+    # The task's contract.
+    def loss(self, output: Any, batch: Batch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def make_metrics(self, **options: Any) -> MetricSet:
+        """The task's metric set; `options` go to every torchmetrics Metric (e.g. sync_on_compute=False)."""
+        raise NotImplementedError
+
+    def update_metrics(self, metrics: MetricSet, output: Any, batch: Batch) -> None:
+        raise NotImplementedError
 
     @property
     def is_trainable(self) -> bool:
         return any(parameter.requires_grad for parameter in self.parameters())
 
-    def constant_velocity(self, batch: Batch) -> torch.Tensor:
-        """The physics prior most models correct: hold the present velocity."""
-        velocity = batch["history"][:, -1, 2:4]
-        return velocity[:, None, :] * self.future_times_s[None, :, None]
-
-    def loss(self, pred: torch.Tensor, batch: Batch) -> torch.Tensor:
-        """Mean squared displacement over all future points (what RMSE measures)."""
-        return ((pred - batch["future"]) ** 2).sum(dim=-1).mean()
+    @staticmethod
+    def batch_size(batch: Batch) -> int:
+        return len(batch["history"])
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss = self.loss(self(batch), batch)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch["future"]))
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=self.batch_size(batch))
         return loss
 
     def _evaluate(self, stage: str, batch: Batch) -> None:
-        pred = self(batch)
-        self.metrics[stage].update(pred, batch["future"])
-        self.log(f"{stage}/loss", self.loss(pred, batch), on_epoch=True, batch_size=len(batch["future"]), sync_dist=True)
+        output = self(batch)
+        self.update_metrics(self.metrics[stage], output, batch)
+        self.log(f"{stage}/loss", self.loss(output, batch), on_epoch=True, batch_size=self.batch_size(batch),
+                 sync_dist=True)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._evaluate("val", batch)
@@ -64,7 +90,8 @@ class TrajectoryModel(pl.LightningModule):
         self.metrics[stage].reset()
         self.last_metrics[stage] = metrics
         for name, value in metrics.items():
-            self.log(f"{stage}/{name}", value, prog_bar=name == "rmse_5s", sync_dist=True)  # equal on all ranks already
+            # Values are already reduced over all ranks by torchmetrics; sync_dist only silences Lightning.
+            self.log(f"{stage}/{name}", value, prog_bar=name == self.monitor[0], sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch_metrics("val")
@@ -84,6 +111,6 @@ class TrajectoryModel(pl.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
 
 
-def build_model(config: Any, shapes: Dict[str, Any]) -> TrajectoryModel:
+def build_model(config: Any, shapes: Dict[str, Any]) -> TaskModel:
     """A model from its config; nested optimizer/scheduler configs stay plain dicts until training starts."""
     return instantiate(config, _recursive_=False, _convert_="all", shapes=shapes)

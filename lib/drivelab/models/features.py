@@ -1,4 +1,5 @@
-"""Model inputs scaled with the training split's statistics (stored with the data version)."""
+"""Model inputs scaled with the training split's statistics (stored with the data version), and the small pieces
+every neighbour-aware model shares: the agents' histories as one tensor and pooling over present neighbours."""
 
 from __future__ import annotations
 
@@ -27,5 +28,33 @@ class InputScaler(torch.nn.Module):
         scaled = (batch["neighbours"] - self.mean) / self.std * mask
         return torch.cat([scaled, mask], dim=-1)
 
+    def agent_histories(self, batch: Batch) -> torch.Tensor:
+        """Target first, then the neighbour slots: (batch, 1 + slots, steps, features + 1), last feature = presence."""
+        target = self.target_history(batch)
+        target = torch.cat([target, torch.ones_like(target[..., :1])], dim=-1)
+        return torch.cat([target[:, None], self.neighbour_history(batch)], dim=1)
+
     def residual(self, scaled_residual: torch.Tensor) -> torch.Tensor:
         return scaled_residual * self.residual_std
+
+
+def present_neighbours(batch: Batch) -> torch.Tensor:
+    """(batch, slots) bool: the neighbour is there at the present time step."""
+    return batch["neighbour_mask"][:, :, -1]
+
+
+def max_pool_present(encoded: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Max over the slots that are present, (batch, slots, features) -> (batch, features); zeros when none is."""
+    pooled = torch.where(present[..., None], encoded, torch.full_like(encoded, -1e4)).amax(dim=1)
+    return torch.where(present.any(dim=1, keepdim=True), pooled, torch.zeros_like(pooled))
+
+
+def encode_present(encode, sequences: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """`encode` ((n, steps, inputs) -> (n, hidden)) applied only to the present slots of (batch, slots, steps, inputs);
+    absent slots get zeros. Most slots are empty on a highway, so this saves most of a recurrent encoder's time."""
+    n_batch, n_slots = present.shape
+    flat = sequences.reshape(n_batch * n_slots, *sequences.shape[2:])
+    rows = present.reshape(-1).nonzero().squeeze(1)
+    encoded = encode(flat.index_select(0, rows))
+    out = encoded.new_zeros(n_batch * n_slots, encoded.shape[-1]).index_copy(0, rows, encoded)
+    return out.view(n_batch, n_slots, -1)

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from drivelab.data.datamodule import Batch
-from drivelab.models.base import TrajectoryModel
 from drivelab.models.features import InputScaler
+from drivelab.models.trajectory import TrajectoryModel, TrajectoryOutput
 
 
 class ResidualMLP(TrajectoryModel):
@@ -27,13 +27,12 @@ class ResidualMLP(TrajectoryModel):
         for _ in range(num_layers):
             layers += [nn.Linear(inputs, hidden_size), nn.GELU(), nn.Dropout(dropout)]
             inputs = hidden_size
-        layers.append(nn.Linear(inputs, self.future_steps * 2))
+        layers.append(nn.Linear(inputs, self.head_features))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, batch: Batch) -> torch.Tensor:
+    def forward(self, batch: Batch) -> TrajectoryOutput:
         inputs = [self.scaler.target_history(batch).flatten(1)]
         if self.use_neighbours:
             recent = self.scaler.neighbour_history(batch)[:, :, -self.neighbour_steps :]
             inputs.append(recent.flatten(1))
-        correction = self.net(torch.cat(inputs, dim=1)).view(-1, self.future_steps, 2)
-        return self.constant_velocity(batch) + self.scaler.residual(correction)
+        return self.from_head(batch, self.net(torch.cat(inputs, dim=1)), self.scaler.residual_std)

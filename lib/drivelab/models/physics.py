@@ -7,7 +7,7 @@ from typing import Any, Dict
 import torch
 
 from drivelab.data.datamodule import Batch
-from drivelab.models.base import TrajectoryModel
+from drivelab.models.trajectory import TrajectoryModel
 
 
 class ConstantVelocity(TrajectoryModel):

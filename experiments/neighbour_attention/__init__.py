@@ -1,0 +1,1 @@
+"""Idea: attend to neighbours instead of max-pooling them."""

@@ -1,0 +1,105 @@
+"""Ingest: find a source's recordings and convert each, in a pool of worker processes, into a raw canonical
+recording under paths.data_dir/tracks_raw/ (see `raw_tracks`). Source files are only read, never written.
+
+A source is `cfg.source`: `format` picks the reader (highd: a folder of XX_tracks.csv/XX_tracksMeta.csv/
+XX_recordingMeta.csv, which is also what `drivelab simulate` writes; ngsim: one raw trajectory file or a folder of
+them), `name` prefixes the recording ids.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, List, Sequence, Tuple
+
+from drivelab.atomic import replace_dir, write_json
+from drivelab.data import highd, ngsim, raw_tracks
+from drivelab.errors import DrivelabError
+
+FORMATS = ("highd", "ngsim")
+RAW_DIR_NAME = "tracks_raw"
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One recording: the unit of work of a worker process."""
+
+    recording_id: str
+    format: str
+    files: Tuple[Path, ...]
+
+
+def discover(source_format: str, source_name: str, source_path: str) -> List[Shard]:
+    """The recordings of a source, in a stable order, each with a unique id."""
+    if source_format == "highd":
+        shards = [Shard(f"{source_name}_{r.number}", "highd", (r.tracks, r.tracks_meta, r.recording_meta))
+                  for r in highd.find_recordings(Path(source_path))]
+    elif source_format == "ngsim":
+        # Vehicle ids repeat across NGSIM files, so every file is a recording of its own.
+        shards = [Shard(f"{source_name}_{path.stem}", "ngsim", (path,)) for path in ngsim.find_files(Path(source_path))]
+    else:
+        raise DrivelabError(f"source.format={source_format!r} is not supported; choose one of: {', '.join(FORMATS)}")
+    ids = [shard.recording_id for shard in shards]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise DrivelabError(f"{source_path}: two recordings would both be named {repeated[0]!r}; rename one file")
+    return shards
+
+
+def read_shard(shard: Shard) -> raw_tracks.RawRecording:
+    if shard.format == "highd":
+        tracks, tracks_meta, recording_meta = shard.files
+        recording = highd.Recording(shard.recording_id, tracks, tracks_meta, recording_meta)
+        return highd.ingest_recording(recording, shard.recording_id)
+    return ngsim.ingest_file(shard.files[0], shard.recording_id)
+
+
+def ingest_shard(shard: Shard, out_dir: str) -> dict:
+    """Worker task: read one recording, write its raw canonical folder, return its counts."""
+    raw = read_shard(shard)
+    raw_tracks.write(raw, Path(out_dir) / shard.recording_id)
+    return {"recording_id": shard.recording_id, "data_lines": raw.facts["data_lines"], "rows": len(raw.tracks),
+            "rejected": len(raw.rejected)}
+
+
+def run_in_pool(task: Callable, arguments: Sequence[tuple], workers: int, description: str) -> List:
+    """task(*args) for every args, in `workers` processes (in this process for one worker or one task), in order."""
+    from joblib import Parallel, delayed
+    from tqdm import tqdm
+
+    workers = max(1, min(int(workers), len(arguments)))
+    if workers == 1:
+        results: Iterable = (task(*args) for args in arguments)
+    else:
+        results = Parallel(n_jobs=workers, backend="loky", return_as="generator")(delayed(task)(*args) for args in arguments)
+    return list(tqdm(results, total=len(arguments), desc=description, unit="recording", file=sys.stderr,
+                     disable=len(arguments) < 2))
+
+
+def ingest(data_dir: Path, source_format: str, source_name: str, source_path: str, workers: int) -> dict:
+    """Every recording of the source -> data_dir/tracks_raw/<recording_id>/; returns (and stores) the counts."""
+    started = time.perf_counter()
+    shards = discover(source_format, source_name, source_path)
+    raw_dir = Path(data_dir) / RAW_DIR_NAME
+    with replace_dir(raw_dir) as staging:
+        counts = run_in_pool(ingest_shard, [(shard, str(staging)) for shard in shards], workers, "ingest")
+        seconds = time.perf_counter() - started
+        summary = {
+            "source": {"format": source_format, "name": source_name, "path": str(source_path)},
+            "recordings": len(counts),
+            "data_lines": sum(c["data_lines"] for c in counts),
+            "rows": sum(c["rows"] for c in counts),
+            "rejected": sum(c["rejected"] for c in counts),
+            "seconds": round(seconds, 3),
+            "per_recording": counts,
+        }
+        write_json(staging / "ingest.json", summary)
+    return summary
+
+
+def print_summary(summary: dict, raw_dir: Path) -> None:
+    rate = summary["data_lines"] / max(summary["seconds"], 1e-9)
+    print(f"ingested {summary['recordings']} recordings: {summary['data_lines']} lines -> {summary['rows']} rows, "
+          f"{summary['rejected']} rejected while reading, in {summary['seconds']:.1f} s ({rate:,.0f} lines/s) -> {raw_dir}")

@@ -1,0 +1,85 @@
+"""Finding a data version: a windows folder, a data folder holding `windows/`, or a DVC revision (any git revision
+whose dvc.lock records the windows), read straight from the DVC cache without checking anything out."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional
+
+from drivelab.data import store
+from drivelab.errors import DrivelabError
+
+WINDOWS_OUT = "data/windows"  # the pipeline's windows output in dvc.lock
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    ref: str  # what the user named
+    windows_dir: Path  # where its windows can be read now
+    md5: Optional[str]  # DVC's content hash of the windows folder, when known without reading it all
+
+
+@contextmanager
+def open_version(ref: str, repo: Path = Path("."), windows_out: str = WINDOWS_OUT) -> Iterator[DataVersion]:
+    """The windows of `ref`; a revision's files are linked from the DVC cache into a temporary folder."""
+    path = Path(ref)
+    if path.exists():
+        for candidate in (path, path / "windows"):
+            if (candidate / store.INFO_FILE).is_file():
+                yield DataVersion(ref, candidate, None)
+                return
+        raise DrivelabError(f"{ref}: no {store.INFO_FILE} here or in {ref}/windows; give a windows folder, a data "
+                            f"folder or a DVC revision")
+    md5 = _locked_md5(ref, Path(repo), windows_out)
+    folder = Path(tempfile.mkdtemp(prefix="drivelab-version-"))
+    try:
+        _link_from_cache(ref, md5, Path(repo), folder)
+        yield DataVersion(ref, folder, md5)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+
+
+def _locked_md5(ref: str, repo: Path, windows_out: str) -> str:
+    if _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode != 0:
+        raise DrivelabError(f"{ref!r} is neither a folder nor a git revision of {repo.resolve()}")
+    lock = _git(repo, "show", f"{ref}:dvc.lock")
+    if lock.returncode != 0:
+        raise DrivelabError(f"revision {ref} has no dvc.lock: the pipeline had not run when it was committed")
+    import yaml
+
+    stages = (yaml.safe_load(lock.stdout) or {}).get("stages", {})
+    for stage in stages.values():
+        for out in stage.get("outs", []):
+            if out.get("path") == windows_out and str(out.get("md5", "")).endswith(".dir"):
+                return out["md5"]
+    raise DrivelabError(f"revision {ref}: dvc.lock records no {windows_out} output")
+
+
+def _link_from_cache(ref: str, md5: str, repo: Path, folder: Path) -> None:
+    from dvc.repo import Repo
+
+    with Repo(str(repo)) as dvc_repo:
+        cache = dvc_repo.cache.local
+        manifest = Path(cache.oid_to_path(md5))
+        hint = (f"revision {ref}'s windows ({md5}) are not in the DVC cache {cache.path}: fetch them "
+                f"(`dvc fetch --all-commits`, or `dvc pull` on a checkout of {ref})")
+        if not manifest.is_file():
+            raise DrivelabError(hint)
+        entries = json.loads(manifest.read_text())
+        for entry in entries:
+            source = Path(cache.oid_to_path(entry["md5"]))
+            if not source.is_file():
+                raise DrivelabError(hint)
+            target = folder / entry["relpath"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(source)

@@ -1,0 +1,1 @@
+"""Evaluation a researcher can act on: metrics per slice of the test windows, plots, and tables comparing runs."""

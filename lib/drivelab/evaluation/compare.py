@@ -1,0 +1,33 @@
+"""Tables that put runs side by side: one row per run (and the baseline), one column per metric."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+HEADLINE = "test/rmse_5s"  # the metric the ratio line compares
+
+
+@dataclass
+class Row:
+    label: str
+    metrics: Dict[str, float]
+
+
+def runs_table(rows: List[Row], ratio_to: Optional[str] = None) -> str:
+    """A markdown table; columns are every metric any row has (a run of another task shows '-'), then one
+    `RMSE@5s ratio` line per run against the row labelled `ratio_to`."""
+    names: List[str] = []
+    for row in rows:
+        names += [name for name in row.metrics if name not in names]
+    lines = ["| model | " + " | ".join(name.split("/", 1)[-1] for name in names) + " |", "|" + "---|" * (len(names) + 1)]
+    for row in rows:
+        cells = [f"{row.metrics[name]:.3f}" if name in row.metrics else "-" for name in names]
+        lines.append(f"| {row.label} | " + " | ".join(cells) + " |")
+    reference = next((row for row in rows if row.label == ratio_to), None)
+    if reference is not None and reference.metrics.get(HEADLINE):
+        for row in rows:
+            if row is not reference and HEADLINE in row.metrics:
+                ratio = row.metrics[HEADLINE] / reference.metrics[HEADLINE]
+                lines.append(f"RMSE@5s ratio {row.label} / {reference.label}: {ratio:.2f}")
+    return "\n".join(lines)
