@@ -154,22 +154,24 @@ def test_killed_study_resumes_to_exactly_the_asked_trials(sim_data_dir, sweep_co
         time.sleep(0.2)
     os.kill(first.pid, signal.SIGKILL)  # the sweep process only: its workers must notice and stop too
     first.wait()
-    killed_run = load_study(sweep_dir, "resume_test")
-    interrupted = [t for t in killed_run.trials if t.state == optuna.trial.TrialState.RUNNING]
-    assert interrupted, "the kill should catch a trial in flight"
-    worker_pids = {trial.user_attrs["worker_pid"] for trial in killed_run.trials if "worker_pid" in trial.user_attrs}
+    trials = load_study(sweep_dir, "resume_test").trials
+    worker_pids = {trial.user_attrs["worker_pid"] for trial in trials if "worker_pid" in trial.user_attrs}
     assert len(worker_pids) == 2
     deadline = time.monotonic() + 10
     while any(map(running, worker_pids)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(map(running, worker_pids)), "the workers of a killed sweep must stop too"
+    interrupted = [t for t in load_study(sweep_dir, "resume_test").trials if t.state == optuna.trial.TrialState.RUNNING]
+    assert interrupted, "the kill should catch a trial in flight"
 
     sweep(sweep_conf, *args)
     study = load_study(sweep_dir, "resume_test")
     complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     assert len(complete) == 3
     retried = {trial.system_attrs.get("failed_trial") for trial in complete} - {None}
-    assert {trial.number for trial in interrupted} <= retried  # same parameters, run again
+    table = [(t.number, t.state.name, t.system_attrs.get("retry_history"), t.user_attrs.get("error"))
+             for t in study.trials]
+    assert {trial.number for trial in interrupted} <= retried, table  # same parameters, run again
     for manifest_file in sweep_dir.glob("trials/*/manifest.json"):  # killed mid-training: no longer "running"
         assert read_json(manifest_file)["status"] in ("completed", "failed")
 

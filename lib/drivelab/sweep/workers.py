@@ -73,7 +73,7 @@ def _exit_with_parent(parent_pid: int) -> None:
     """A worker whose sweep process was killed (kill -9) stops too; its trial then goes stale and is re-run."""
     def watch() -> None:
         while os.getppid() == parent_pid:
-            time.sleep(0.5)
+            time.sleep(0.2)
         os._exit(1)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
