@@ -92,3 +92,11 @@ def dvc_experiments_repo(tmp_path_factory) -> Path:
 def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())
 
+
+
+def run_in_repo(repo: Path, *args: str) -> str:
+    """Run a command (git, dvc) in a test repository with a committer identity; fail with its output."""
+    env = cli_env(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    done = subprocess.run(list(args), cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{' '.join(args)}\n{done.stdout}\n{done.stderr}"
+    return done.stdout

@@ -2,12 +2,11 @@
 
 import json
 import shutil
-import subprocess
 
 import pytest
 import yaml
 
-from conftest import BIN_DIR, PROJECT_ROOT, cli_env
+from conftest import BIN_DIR, PROJECT_ROOT, run_in_repo as run
 from drivelab.lineage import dvc_dir_md5
 
 pytestmark = pytest.mark.slow
@@ -24,13 +23,6 @@ trainer:
   enable_progress_bar: false
   enable_model_summary: false
 """
-
-
-def run(repo, *args):
-    env = cli_env(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
-    done = subprocess.run(list(args), cwd=repo, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"{' '.join(args)}\n{done.stdout}\n{done.stderr}"
-    return done.stdout
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,11 @@ reuses the data stages through DVC's run cache."""
 
 import json
 import shutil
-import subprocess
 import time
 
 import pytest
 
-from conftest import BIN_DIR, PROJECT_ROOT, cli_env
+from conftest import BIN_DIR, PROJECT_ROOT, run_in_repo as run
 
 pytestmark = pytest.mark.slow
 
@@ -26,13 +25,6 @@ trainer:
   enable_progress_bar: false
   enable_model_summary: false
 """
-
-
-def run(repo, *args):
-    env = cli_env(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
-    done = subprocess.run(list(args), cwd=repo, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"{' '.join(args)}\n{done.stdout}\n{done.stderr}"
-    return done.stdout
 
 
 def dvc(repo, *args):
