@@ -2,7 +2,7 @@
 by episode; mean +- sd of every test metric. The table in docs/model-quality.md comes from this script. It is a
 benchmark, not a test: the full size takes about an hour on a 2-core machine.
 
-    .venv/bin/python benchmarks/model_quality.py                                  # 200 episodes of 40 s, 3 seeds
+    .venv/bin/python benchmarks/model_quality.py                                  # 100 episodes of 40 s, 3 seeds
     .venv/bin/python benchmarks/model_quality.py --episodes 60 --max-epochs 8     # smaller
     .venv/bin/python benchmarks/model_quality.py --jobs 1 --threads 2             # one training at a time
 
@@ -163,7 +163,7 @@ def verdicts(table: Dict[str, Dict]) -> List[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--episodes", type=int, default=200, help="simulated episodes (split by episode 70/15/15)")
+    parser.add_argument("--episodes", type=int, default=100, help="simulated episodes (split by episode 70/15/15)")
     parser.add_argument("--duration-s", type=float, default=40.0, help="length of each episode")
     parser.add_argument("--sim-seed", type=int, default=2026, help="seed of the simulation (fixes the data set)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds per learned model")

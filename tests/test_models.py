@@ -7,6 +7,7 @@ import torch
 
 from drivelab.config.validate import compose, conf_dir
 from drivelab.models.base import build_model
+from drivelab.models.features import lane_context
 from drivelab.models.intention import MajorityClass
 from drivelab.models.physics import ConstantVelocity
 from drivelab.models.trajectory import Modes, mixture_nll, winner_takes_all_loss
@@ -34,7 +35,11 @@ def make_batch(seed: int = 0) -> dict:
     mask[3, 0, 10:] = False  # a neighbour that left before the present: absent now
     neighbours[~mask] = 0.0
     future = speed[:, :, None] * (torch.arange(1, 26) / 5)[None, :, None] * torch.tensor([1.0, 0.0])
+    lane = torch.ones(n, 16 + 25, dtype=torch.int8)  # the middle of three lanes...
+    lane[1, 16:] = 0  # ...except a change to the left lane after the present
+    lane[4, 16:] = 2
     return {"history": history, "future": future, "neighbours": neighbours, "neighbour_mask": mask,
+            "lane": lane, "lane_count": torch.full((n,), 3, dtype=torch.int8),
             "lane_change": torch.tensor([False, True, False, False, True, False]),
             "intention": torch.tensor([0, 1, 0, 0, 2, 0], dtype=torch.int8)}
 
@@ -83,11 +88,47 @@ def test_present_neighbours_change_the_prediction(option):
     torch.testing.assert_close(before[0], after[0])  # the window without any does not
 
 
+@pytest.mark.parametrize("option", NEIGHBOUR_MODELS)
+def test_the_order_of_neighbour_slots_changes_nothing(option):
+    batch = make_batch()
+    model = model_for(option, batch)
+    order = torch.tensor([2, 0, 1])
+    shuffled = dict(batch, neighbours=batch["neighbours"][:, order], neighbour_mask=batch["neighbour_mask"][:, order])
+    with torch.no_grad():
+        torch.testing.assert_close(flat(model(shuffled)), flat(model(batch)), rtol=0, atol=1e-5)
+
+
 def flat(output) -> torch.Tensor:
     """Any model output as one (batch, values) tensor: trajectories, modes with their logits, or class logits."""
     if isinstance(output, Modes):
         return torch.cat([output.trajectories.flatten(1), output.logits], dim=1)
     return output.flatten(1)
+
+
+def test_lane_context_reads_history_lanes_and_neighbouring_lanes_only():
+    batch = make_batch()
+    batch["lane"][2, :10] = 2  # came from the right lane during the history
+    batch["lane"][3] = 0  # in the leftmost lane throughout
+    context = lane_context(batch, history_steps=16)
+    assert context.shape == (6, 18)
+    assert context[2, :16].tolist() == [1.0] * 10 + [0.0] * 6
+    assert context[:, 16].tolist() == [1, 1, 1, 0, 1, 1]  # a lane to the left exists
+    assert context[:, 17].tolist() == [1, 1, 1, 1, 1, 1]  # a lane to the right exists
+    batch["lane"][:, 16:] = 0  # future lanes are the label: changing them changes nothing
+    assert torch.equal(lane_context(batch, history_steps=16), context)
+
+
+@pytest.mark.parametrize("option", ["mlp", "gru", "interaction", "intention_gru"])
+def test_lane_history_changes_the_prediction_and_future_lanes_do_not(option):
+    batch = make_batch()
+    model = model_for(option, batch)
+    assert model.use_lanes
+    with torch.no_grad():
+        before = model(batch)
+        batch["lane"][:, 16:] = 2
+        assert torch.equal(model(batch), before)
+        batch["lane"][:, :8] = 0
+        assert not torch.allclose(model(batch), before)
 
 
 def test_winner_takes_all_regresses_only_the_closest_mode():

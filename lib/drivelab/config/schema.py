@@ -58,8 +58,8 @@ class WindowsConfig:
     history_s: float = 3.0
     future_s: float = 5.0
     stride_s: float = 1.0
-    max_neighbours: int = 8
-    neighbour_radius_m: float = 50.0
+    max_neighbours: int = 12
+    neighbour_radius_m: float = 150.0
     shard_mb: float = 128.0  # MiB of windows per shard file set
     workers: int = 2  # windowing processes (output identical for any number)
     split: SplitConfig = field(default_factory=SplitConfig)
@@ -111,6 +111,8 @@ class MLPConfig(ModelConfig):
     dropout: float = 0.0
     use_neighbours: bool = True
     neighbour_steps: int = 1
+    neighbour_pooling: str = "flat"  # flat (slots side by side) | max (embedded one by one, max-pooled)
+    use_lanes: bool = False  # feed the target's lane history and which neighbouring lanes exist
     num_modes: int = 1  # trajectories per sample; > 1 adds mode probabilities (a multimodal head)
     mode_loss: str = "wta"  # wta | nll, used when num_modes > 1
 
@@ -121,6 +123,7 @@ class GRUConfig(ModelConfig):
     num_layers: int = 1
     use_neighbours: bool = True
     cell: str = "gru"  # gru | lstm
+    use_lanes: bool = False
     num_modes: int = 1
     mode_loss: str = "wta"
 
@@ -132,6 +135,7 @@ class InteractionConfig(ModelConfig):
     num_layers: int = 2
     dropout: float = 0.0
     hidden_size: int = 256
+    use_lanes: bool = False
     num_modes: int = 1
     mode_loss: str = "wta"
 
@@ -142,6 +146,7 @@ class IntentionGRUConfig(ModelConfig):
     num_layers: int = 1
     use_neighbours: bool = True
     cell: str = "gru"
+    use_lanes: bool = False
     class_weights: Optional[List[float]] = None  # cross-entropy weight per class (keep, left, right)
 
 

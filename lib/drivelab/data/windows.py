@@ -30,8 +30,8 @@ class WindowSpec:
     history_s: float = 3.0
     future_s: float = 5.0
     stride_s: float = 1.0
-    max_neighbours: int = 8
-    neighbour_radius_m: float = 50.0
+    max_neighbours: int = 12
+    neighbour_radius_m: float = 150.0
 
     @property
     def history_steps(self) -> int:

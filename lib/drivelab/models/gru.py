@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from drivelab.data.datamodule import Batch
-from drivelab.models.features import InputScaler, encode_present, max_pool_present, present_neighbours
+from drivelab.models.features import (InputScaler, encode_present, lane_context, lane_context_size, max_pool_present,
+                                      present_neighbours)
 from drivelab.models.trajectory import TrajectoryModel, TrajectoryOutput
 
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
@@ -24,16 +25,20 @@ def last_hidden(rnn: nn.RNNBase, sequences: torch.Tensor) -> torch.Tensor:
 
 class GRUEncoderDecoder(TrajectoryModel):
     def __init__(self, shapes: Dict[str, Any], hidden_size: int = 64, num_layers: int = 1, use_neighbours: bool = True,
-                 cell: str = "gru", **kwargs: Any) -> None:
+                 cell: str = "gru", use_lanes: bool = False, **kwargs: Any) -> None:
         super().__init__(shapes, **kwargs)
         if cell not in CELLS:
             raise ValueError(f"model.cell must be one of {', '.join(CELLS)}, got {cell!r}")
-        self.use_neighbours = use_neighbours
+        self.use_neighbours, self.use_lanes = use_neighbours, use_lanes
+        self.history_steps = shapes["history_steps"]
         self.scaler = InputScaler(shapes["normalisation"])
         n_features = len(shapes["features"])
         # Target and neighbours share an encoder; the extra input is the presence mask (always 1 for the target).
         self.encoder = CELLS[cell](n_features + 1, hidden_size, num_layers=num_layers, batch_first=True)
-        context = hidden_size * (2 if use_neighbours else 1)
+        context = hidden_size * (2 if use_neighbours else 1) + (lane_context_size(shapes) if use_lanes else 0)
+        # A neighbour's encoding is read beside the target's present state before pooling, so that what survives
+        # the max-pool can be relative (closing speed, gap) rather than absolute.
+        self.relate = nn.Sequential(nn.Linear(hidden_size + n_features, hidden_size), nn.GELU()) if use_neighbours else None
         self.decoder = CELLS[cell](context + 1, hidden_size, batch_first=True)
         self.head = nn.Linear(hidden_size, 2 * self.num_modes)
         self.mode_head = nn.Linear(context, self.num_modes) if self.num_modes > 1 else None
@@ -44,10 +49,17 @@ class GRUEncoderDecoder(TrajectoryModel):
         if self.use_neighbours:
             present = present_neighbours(batch)
             encoded = encode_present(lambda rows: last_hidden(self.encoder, rows), agents[:, 1:], present)
-            context = torch.cat([context, max_pool_present(encoded, present)], dim=-1)
+            target_now = agents[:, :1, -1, :-1].expand(-1, encoded.shape[1], -1)
+            related = self.relate(torch.cat([encoded, target_now], dim=-1))
+            context = torch.cat([context, max_pool_present(related, present)], dim=-1)
+        if self.use_lanes:
+            context = torch.cat([context, lane_context(batch, self.history_steps)], dim=-1)
         progress = (self.future_times_s / self.future_times_s[-1])[None, :, None].expand(len(context), -1, 1)
         steps = torch.cat([context[:, None, :].expand(-1, self.future_steps, -1), progress], dim=-1)
         decoded, _ = self.decoder(steps)
-        residual = self.scaler.residual(self.head(decoded).view(len(context), self.future_steps, self.num_modes, 2))
+        # The correction grows from zero at the present: scaled by the step's share of the horizon, so the first
+        # steps are not left with a residual-sized error.
+        scaled = self.head(decoded).view(len(context), self.future_steps, self.num_modes, 2) * progress[..., None]
+        residual = self.scaler.residual(scaled)
         positions = self.constant_velocity(batch)[:, None] + residual.transpose(1, 2)
         return self.to_output(positions, self.mode_head(context) if self.mode_head is not None else None)

@@ -13,7 +13,8 @@ from drivelab.data.datamodule import Batch
 from drivelab.data.windows import INTENTIONS
 from drivelab.metrics import ClassificationMetrics
 from drivelab.models.base import MetricSet, TaskModel
-from drivelab.models.features import InputScaler, encode_present, max_pool_present, present_neighbours
+from drivelab.models.features import (InputScaler, encode_present, lane_context, lane_context_size, max_pool_present,
+                                      present_neighbours)
 from drivelab.models.gru import CELLS, last_hidden
 
 
@@ -72,12 +73,13 @@ class IntentionGRU(IntentionModel):
     """A recurrent encoder of the target's and neighbours' histories (neighbours max-pooled), then an MLP."""
 
     def __init__(self, shapes: Dict[str, Any], hidden_size: int = 64, num_layers: int = 1, use_neighbours: bool = True,
-                 cell: str = "gru", **kwargs: Any) -> None:
+                 cell: str = "gru", use_lanes: bool = False, **kwargs: Any) -> None:
         super().__init__(shapes, **kwargs)
-        self.use_neighbours = use_neighbours
+        self.use_neighbours, self.use_lanes = use_neighbours, use_lanes
+        self.history_steps = shapes["history_steps"]
         self.scaler = InputScaler(shapes["normalisation"])
         self.encoder = CELLS[cell](len(shapes["features"]) + 1, hidden_size, num_layers=num_layers, batch_first=True)
-        context = hidden_size * (2 if use_neighbours else 1)
+        context = hidden_size * (2 if use_neighbours else 1) + (lane_context_size(shapes) if use_lanes else 0)
         self.classify = nn.Sequential(nn.Linear(context, hidden_size), nn.GELU(), nn.Linear(hidden_size, len(self.classes)))
 
     def forward(self, batch: Batch) -> torch.Tensor:
@@ -87,4 +89,6 @@ class IntentionGRU(IntentionModel):
             present = present_neighbours(batch)
             encoded = encode_present(lambda rows: last_hidden(self.encoder, rows), agents[:, 1:], present)
             context = torch.cat([context, max_pool_present(encoded, present)], dim=-1)
+        if self.use_lanes:
+            context = torch.cat([context, lane_context(batch, self.history_steps)], dim=-1)
         return self.classify(context)

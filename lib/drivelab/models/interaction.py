@@ -10,14 +10,15 @@ import torch
 from torch import nn
 
 from drivelab.data.datamodule import Batch
-from drivelab.models.features import InputScaler, present_neighbours
+from drivelab.models.features import InputScaler, lane_context, lane_context_size, present_neighbours
 from drivelab.models.trajectory import TrajectoryModel, TrajectoryOutput
 
 
 class InteractionTransformer(TrajectoryModel):
     def __init__(self, shapes: Dict[str, Any], d_model: int = 64, num_heads: int = 4, num_layers: int = 2,
-                 dropout: float = 0.0, hidden_size: int = 256, **kwargs: Any) -> None:
+                 dropout: float = 0.0, hidden_size: int = 256, use_lanes: bool = False, **kwargs: Any) -> None:
         super().__init__(shapes, **kwargs)
+        self.use_lanes, self.history_steps = use_lanes, shapes["history_steps"]
         self.scaler = InputScaler(shapes["normalisation"])
         token_inputs = shapes["history_steps"] * (len(shapes["features"]) + 1)
         self.embed = nn.Sequential(nn.Linear(token_inputs, d_model), nn.GELU(), nn.Linear(d_model, d_model))
@@ -25,7 +26,8 @@ class InteractionTransformer(TrajectoryModel):
         layer = nn.TransformerEncoderLayer(d_model, num_heads, dim_feedforward=2 * d_model, dropout=dropout,
                                            batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
-        self.decode = nn.Sequential(nn.Linear(2 * d_model, hidden_size), nn.GELU(),
+        context = 2 * d_model + (lane_context_size(shapes) if use_lanes else 0)
+        self.decode = nn.Sequential(nn.Linear(context, hidden_size), nn.GELU(),
                                     nn.Linear(hidden_size, self.head_features))
 
     def forward(self, batch: Batch) -> TrajectoryOutput:
@@ -38,4 +40,6 @@ class InteractionTransformer(TrajectoryModel):
         attended = self.encoder(tokens, src_key_padding_mask=~present)
         # The target's raw token keeps its own motion next to what it learned from the others.
         context = torch.cat([tokens[:, 0], attended[:, 0]], dim=-1)
+        if self.use_lanes:
+            context = torch.cat([context, lane_context(batch, self.history_steps)], dim=-1)
         return self.from_head(batch, self.decode(context), self.scaler.residual_std)
