@@ -22,7 +22,7 @@ def test_prepare_writes_memory_mapped_windows_split_by_recording(sim_data_dir):
     train = store.open_split(sim_data_dir / "windows", "train")
     assert isinstance(train["history"], np.memmap)
     assert train["history"].shape[1:] == (16, 4) and train["future"].shape[1:] == (25, 2)
-    assert train["neighbours"].shape[1:] == (8, 16, 4) and train["neighbour_mask"].shape[1:] == (8, 16)
+    assert train["neighbours"].shape[1:] == (12, 16, 4) and train["neighbour_mask"].shape[1:] == (12, 16)
     assert 0.03 < info["summary"]["lane_change_fraction"] < 0.2  # heterogeneous traffic, not uniform
 
 
