@@ -36,11 +36,12 @@ def hand_made_batch() -> dict:
     neighbours[4, :, :, 1] = torch.tensor([3.5, -3.5, 3.5, -3.5])[:, None]
     mask[5, 0] = True  # 5: one car 20 m ahead in the own lane at 20 m/s: 1 s headway, dense
     neighbours[5, 0, :, :2] = torch.tensor([20.0, 0.5])
-    mask[6, :2] = True  # 6: one 40 m ahead in lane (2 s) and one 10 m ahead in the next lane: free flow
+    mask[6, :2] = True  # 6: one 40 m ahead in lane (2 s) and one 10 m ahead in the next lane: free flow ...
     neighbours[6, 0, :, :2] = torch.tensor([40.0, 0.0])
     neighbours[6, 1, :, :2] = torch.tensor([10.0, 3.5])
-    mask[7] = True  # 7: four neighbours, but one left before the present: three now, free flow
-    mask[7, 3, -1] = False
+    mask[6, 2:, :-1] = True  # ... and two more that left before the present (four then, two now)
+    mask[7] = True  # 7: four neighbours now, but one of them 80 m behind (beyond the dense radius): free flow
+    neighbours[7, 3, :, 0] = -80.0
     return {"history": history, "future": future, "neighbours": neighbours, "neighbour_mask": mask,
             "lane_change": torch.tensor([False, True, False, False, False, False, False, False]),
             "intention": torch.zeros(n, dtype=torch.int8), "track_id": torch.arange(n), "frame": torch.full((n,), 50),

@@ -13,7 +13,8 @@ import torch
 from drivelab.data.datamodule import Batch
 
 BRAKING_SPEED_RATIO = 0.8  # braking: the speed over some future second falls below this share of the present speed
-DENSE_MIN_NEIGHBOURS = 4  # dense: at least this many neighbours present within the windows' neighbour radius ...
+DENSE_MIN_NEIGHBOURS = 4  # dense: at least this many neighbours present within DENSE_RADIUS_M ...
+DENSE_RADIUS_M = 50.0  # fixed, so that the slice does not move with the windows' (wider) neighbour radius
 DENSE_MAX_HEADWAY_S = 1.5  # ... or a time headway to the vehicle ahead in the own lane below this
 LANE_HALF_WIDTH_M = 1.75  # a neighbour within this lateral offset is in the target's lane
 
@@ -22,7 +23,8 @@ SLICE_DEFINITIONS: Dict[str, str] = {
     "lane_change": "the target changes lane within the predicted future",
     "lane_keep": "the target keeps its lane over the predicted future",
     "braking": f"the target's speed over some future second drops below {BRAKING_SPEED_RATIO} x its present speed",
-    "dense": f">= {DENSE_MIN_NEIGHBOURS} neighbours present or a time headway below {DENSE_MAX_HEADWAY_S} s "
+    "dense": f">= {DENSE_MIN_NEIGHBOURS} neighbours present within {DENSE_RADIUS_M:.0f} m or a time headway below "
+             f"{DENSE_MAX_HEADWAY_S} s "
              "to the vehicle ahead in the own lane",
     "free_flow": "not dense",
 }
@@ -51,7 +53,8 @@ def slice_masks(batch: Batch, sample_hz: int) -> Dict[str, torch.Tensor]:
     lane_change = batch["lane_change"].bool()
     present_speed = torch.linalg.vector_norm(batch["history"][:, -1, 2:4], dim=-1)
     braking = future_speeds_mps(batch, sample_hz).amin(dim=1) < BRAKING_SPEED_RATIO * present_speed
-    neighbours_now = batch["neighbour_mask"][:, :, -1].sum(dim=1)
+    distance_m = torch.linalg.vector_norm(batch["neighbours"][:, :, -1, :2], dim=-1)
+    neighbours_now = (batch["neighbour_mask"][:, :, -1] & (distance_m <= DENSE_RADIUS_M)).sum(dim=1)
     dense = (neighbours_now >= DENSE_MIN_NEIGHBOURS) | (time_headway_s(batch) < DENSE_MAX_HEADWAY_S)
     return {
         "all": torch.ones_like(lane_change),

@@ -35,7 +35,10 @@ class GRUEncoderDecoder(TrajectoryModel):
         n_features = len(shapes["features"])
         # Target and neighbours share an encoder; the extra input is the presence mask (always 1 for the target).
         self.encoder = CELLS[cell](n_features + 1, hidden_size, num_layers=num_layers, batch_first=True)
-        context = hidden_size * (2 if use_neighbours else 1) + (lane_context_size(shapes) if use_lanes else 0)
+        # The context is the target's encoding, its raw history (the exact recent motion a summary may blur), the
+        # pooled neighbours and the lane context.
+        context = hidden_size * (2 if use_neighbours else 1) + shapes["history_steps"] * n_features
+        context += lane_context_size(shapes) if use_lanes else 0
         # A neighbour's encoding is read beside the target's present state before pooling, so that what survives
         # the max-pool can be relative (closing speed, gap) rather than absolute.
         self.relate = nn.Sequential(nn.Linear(hidden_size + n_features, hidden_size), nn.GELU()) if use_neighbours else None
@@ -45,7 +48,7 @@ class GRUEncoderDecoder(TrajectoryModel):
 
     def forward(self, batch: Batch) -> TrajectoryOutput:
         agents = self.scaler.agent_histories(batch)  # (batch, 1 + slots, steps, features + 1)
-        context = last_hidden(self.encoder, agents[:, 0])
+        context = torch.cat([last_hidden(self.encoder, agents[:, 0]), agents[:, 0, :, :-1].flatten(1)], dim=-1)
         if self.use_neighbours:
             present = present_neighbours(batch)
             encoded = encode_present(lambda rows: last_hidden(self.encoder, rows), agents[:, 1:], present)
