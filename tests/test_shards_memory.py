@@ -32,19 +32,24 @@ PROBE = textwrap.dedent("""
             return next(int(line.split()[1]) * 1024 for line in status if line.startswith("RssAnon:"))
 
     class Peak(threading.Thread):
+        # The lock keeps a sample taken before a restart from carrying the old phase's peak into the next one.
         def __init__(self):
             super().__init__(daemon=True)
+            self.lock = threading.Lock()
             self.peak = rss_anon()
         def run(self):
             while True:
-                self.peak = max(self.peak, rss_anon())
+                with self.lock:
+                    self.peak = max(self.peak, rss_anon())
                 time.sleep(0.002)
         def restart(self):
-            peak, self.peak = self.peak, rss_anon()
+            with self.lock:
+                peak, self.peak = self.peak, rss_anon()
             return peak
 
     data_dir, shard_bytes = Path(sys.argv[1]), int(float(sys.argv[2]) * 2**20)
-    split, spec = {"val_fraction": 0.1, "test_fraction": 0.1, "seed": 0}, WindowSpec()
+    # The bounds below are in shards for windows of 8 neighbour slots (the recording being windowed scales with them).
+    split, spec = {"val_fraction": 0.1, "test_fraction": 0.1, "seed": 0}, WindowSpec(max_neighbours=8)
     write_platoons(data_dir / "warm", 3, lanes=3, vehicles_per_lane=8, duration_s=60)
     build(data_dir / "warm" / "tracks", data_dir / "warm" / "windows", spec, split, shard_bytes, 1)
     write_platoons(data_dir, 24, lanes=3, vehicles_per_lane=8, duration_s=60)
