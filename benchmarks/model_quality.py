@@ -1,6 +1,6 @@
 """Model quality benchmark: every shipped model, trained with several seeds on one fixed simulated data set, held out
 by episode; mean +- sd of every test metric. The table in docs/model-quality.md comes from this script. It is a
-benchmark, not a test: the full size takes about an hour on a 2-core machine.
+benchmark, not a test: the full size takes about an hour on a 2-core machine (55 min measured).
 
     .venv/bin/python benchmarks/model_quality.py                                  # 100 episodes of 40 s, 3 seeds
     .venv/bin/python benchmarks/model_quality.py --episodes 60 --max-epochs 8     # smaller
