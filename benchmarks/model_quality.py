@@ -36,7 +36,7 @@ TRAJECTORY_MODELS: Dict[str, List[str]] = {
     "gru": ["model=gru"],
     "lstm": ["model=lstm"],
     "interaction": ["model=interaction"],
-    "multimodal": ["model=multimodal"],
+    "multimodal": ["experiment=multimodal"],  # checkpoint and early stopping on minFDE
 }
 INTENTION_MODELS: Dict[str, List[str]] = {
     "intention_majority": ["experiment=intention", "model=intention_majority"],
