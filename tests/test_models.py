@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from drivelab.config.validate import compose, conf_dir
+from drivelab.checkpoints import load_weights
+from drivelab.errors import DrivelabError
 from drivelab.models.base import build_model
 from drivelab.models.features import lane_context
 from drivelab.models.intention import MajorityClass
@@ -192,3 +194,13 @@ def test_optimiser_and_scheduler_are_config_choices():
 def test_physics_baselines_have_nothing_to_train():
     assert not ConstantVelocity(SHAPES).is_trainable
     assert not MajorityClass(SHAPES).is_trainable
+
+
+def test_a_checkpoint_of_another_model_version_is_refused_with_its_path(tmp_path):
+    batch = make_batch()
+    saved = tmp_path / "old.ckpt"
+    torch.save({"state_dict": model_for("mlp", batch).state_dict()}, saved)
+    flat_mlp = build_model(compose("train", ["model=mlp", "model.neighbour_pooling=flat"]).model, SHAPES)
+    with pytest.raises(DrivelabError, match="old.ckpt does not fit ResidualMLP"):
+        load_weights(flat_mlp, saved)
+    load_weights(model_for("mlp", batch), saved)  # the same configuration loads

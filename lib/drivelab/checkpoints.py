@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from drivelab.errors import MissingInputError
+from drivelab.errors import DrivelabError, MissingInputError
 
 
 def load_weights(model: torch.nn.Module, checkpoint: Path) -> None:
@@ -14,4 +14,9 @@ def load_weights(model: torch.nn.Module, checkpoint: Path) -> None:
     if not checkpoint.is_file():
         raise MissingInputError(f"checkpoint {checkpoint} not found")
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    model.load_state_dict(state["state_dict"])
+    try:
+        model.load_state_dict(state["state_dict"])
+    except RuntimeError as error:  # names and shapes differ: saved by another version or configuration of the model
+        detail = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
+        raise DrivelabError(f"checkpoint {checkpoint} does not fit {type(model).__name__} as built now "
+                            f"(saved by an older version of the model or another configuration): {detail}") from None
