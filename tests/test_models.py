@@ -97,7 +97,7 @@ def test_the_order_of_neighbour_slots_changes_nothing(option):
     order = torch.tensor([2, 0, 1])
     shuffled = dict(batch, neighbours=batch["neighbours"][:, order], neighbour_mask=batch["neighbour_mask"][:, order])
     with torch.no_grad():
-        torch.testing.assert_close(flat(model(shuffled)), flat(model(batch)), rtol=0, atol=1e-5)
+        torch.testing.assert_close(flat(model(shuffled)), flat(model(batch)), rtol=1e-5, atol=1e-5)  # summation order
 
 
 def flat(output) -> torch.Tensor:
