@@ -111,13 +111,13 @@ def test_lane_context_reads_history_lanes_and_neighbouring_lanes_only():
     batch = make_batch()
     batch["lane"][2, :10] = 2  # came from the right lane during the history
     batch["lane"][3] = 0  # in the leftmost lane throughout
-    context = lane_context(batch, history_steps=16)
+    context = lane_context(batch)
     assert context.shape == (6, 18)
     assert context[2, :16].tolist() == [1.0] * 10 + [0.0] * 6
     assert context[:, 16].tolist() == [1, 1, 1, 0, 1, 1]  # a lane to the left exists
     assert context[:, 17].tolist() == [1, 1, 1, 1, 1, 1]  # a lane to the right exists
     batch["lane"][:, 16:] = 0  # future lanes are the label: changing them changes nothing
-    assert torch.equal(lane_context(batch, history_steps=16), context)
+    assert torch.equal(lane_context(batch), context)
 
 
 @pytest.mark.parametrize("option", ["mlp", "gru", "interaction", "intention_gru"])

@@ -17,6 +17,7 @@ def load_weights(model: torch.nn.Module, checkpoint: Path) -> None:
     try:
         model.load_state_dict(state["state_dict"])
     except RuntimeError as error:  # names and shapes differ: saved by another version or configuration of the model
-        detail = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
+        lines = str(error).splitlines()
+        detail = lines[1].strip() if len(lines) > 1 else lines[0]  # the first mismatch, below torch's headline
         raise DrivelabError(f"checkpoint {checkpoint} does not fit {type(model).__name__} as built now "
                             f"(saved by an older version of the model or another configuration): {detail}") from None

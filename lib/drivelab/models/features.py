@@ -38,11 +38,11 @@ class InputScaler(torch.nn.Module):
         return scaled_residual * self.residual_std
 
 
-def lane_context(batch: Batch, history_steps: int) -> torch.Tensor:
+def lane_context(batch: Batch) -> torch.Tensor:
     """What the target's lanes say, (batch, history_steps + 2): its lane at every history step relative to its present
     lane (negative = further left, so a lane change in progress or just made shows), and whether a lane exists to its
     left and to its right now (a driver cannot change into a lane that is not there). Future lanes are never read."""
-    lanes = batch["lane"][:, :history_steps].to(torch.float32)
+    lanes = batch["lane"][:, : batch["history"].shape[1]].to(torch.float32)
     present = lanes[:, -1:]
     count = batch["lane_count"].to(torch.float32)[:, None]
     has_left = (present > 0).to(torch.float32)

@@ -30,7 +30,6 @@ class GRUEncoderDecoder(TrajectoryModel):
         if cell not in CELLS:
             raise ValueError(f"model.cell must be one of {', '.join(CELLS)}, got {cell!r}")
         self.use_neighbours, self.use_lanes = use_neighbours, use_lanes
-        self.history_steps = shapes["history_steps"]
         self.scaler = InputScaler(shapes["normalisation"])
         n_features = len(shapes["features"])
         # Target and neighbours share an encoder; the extra input is the presence mask (always 1 for the target).
@@ -56,7 +55,7 @@ class GRUEncoderDecoder(TrajectoryModel):
             related = self.relate(torch.cat([encoded, target_now], dim=-1))
             context = torch.cat([context, max_pool_present(related, present)], dim=-1)
         if self.use_lanes:
-            context = torch.cat([context, lane_context(batch, self.history_steps)], dim=-1)
+            context = torch.cat([context, lane_context(batch)], dim=-1)
         progress = (self.future_times_s / self.future_times_s[-1])[None, :, None].expand(len(context), -1, 1)
         steps = torch.cat([context[:, None, :].expand(-1, self.future_steps, -1), progress], dim=-1)
         decoded, _ = self.decoder(steps)

@@ -76,7 +76,6 @@ class IntentionGRU(IntentionModel):
                  cell: str = "gru", use_lanes: bool = False, **kwargs: Any) -> None:
         super().__init__(shapes, **kwargs)
         self.use_neighbours, self.use_lanes = use_neighbours, use_lanes
-        self.history_steps = shapes["history_steps"]
         self.scaler = InputScaler(shapes["normalisation"])
         self.encoder = CELLS[cell](len(shapes["features"]) + 1, hidden_size, num_layers=num_layers, batch_first=True)
         context = hidden_size * (2 if use_neighbours else 1) + (lane_context_size(shapes) if use_lanes else 0)
@@ -90,5 +89,5 @@ class IntentionGRU(IntentionModel):
             encoded = encode_present(lambda rows: last_hidden(self.encoder, rows), agents[:, 1:], present)
             context = torch.cat([context, max_pool_present(encoded, present)], dim=-1)
         if self.use_lanes:
-            context = torch.cat([context, lane_context(batch, self.history_steps)], dim=-1)
+            context = torch.cat([context, lane_context(batch)], dim=-1)
         return self.classify(context)

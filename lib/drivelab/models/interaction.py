@@ -18,7 +18,7 @@ class InteractionTransformer(TrajectoryModel):
     def __init__(self, shapes: Dict[str, Any], d_model: int = 64, num_heads: int = 4, num_layers: int = 2,
                  dropout: float = 0.0, hidden_size: int = 256, use_lanes: bool = False, **kwargs: Any) -> None:
         super().__init__(shapes, **kwargs)
-        self.use_lanes, self.history_steps = use_lanes, shapes["history_steps"]
+        self.use_lanes = use_lanes
         self.scaler = InputScaler(shapes["normalisation"])
         token_inputs = shapes["history_steps"] * (len(shapes["features"]) + 1)
         self.embed = nn.Sequential(nn.Linear(token_inputs, d_model), nn.GELU(), nn.Linear(d_model, d_model))
@@ -41,5 +41,5 @@ class InteractionTransformer(TrajectoryModel):
         # The target's raw token keeps its own motion next to what it learned from the others.
         context = torch.cat([tokens[:, 0], attended[:, 0]], dim=-1)
         if self.use_lanes:
-            context = torch.cat([context, lane_context(batch, self.history_steps)], dim=-1)
+            context = torch.cat([context, lane_context(batch)], dim=-1)
         return self.from_head(batch, self.decode(context), self.scaler.residual_std)

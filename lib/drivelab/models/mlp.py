@@ -23,7 +23,6 @@ class ResidualMLP(TrajectoryModel):
                  neighbour_pooling: str = "flat", **kwargs: Any) -> None:
         super().__init__(shapes, **kwargs)
         self.use_neighbours, self.use_lanes = use_neighbours, use_lanes
-        self.history_steps = shapes["history_steps"]
         self.neighbour_steps = min(neighbour_steps, shapes["history_steps"])
         self.scaler = InputScaler(shapes["normalisation"])
         n_features = len(shapes["features"])
@@ -50,15 +49,16 @@ class ResidualMLP(TrajectoryModel):
         self.net = nn.Sequential(*layers)
 
     def forward(self, batch: Batch) -> TrajectoryOutput:
-        inputs = [self.scaler.target_history(batch).flatten(1)]
+        target = self.scaler.target_history(batch)
+        inputs = [target.flatten(1)]
         if self.use_neighbours:
             recent = self.scaler.neighbour_history(batch)[:, :, -self.neighbour_steps :].flatten(2)
             if self.neighbour_pooling == "max":
-                target_now = inputs[0].view(len(recent), self.history_steps, -1)[:, -1]
+                target_now = target[:, -1]
                 beside = torch.cat([recent, target_now[:, None].expand(-1, recent.shape[1], -1)], dim=-1)
                 inputs.append(max_pool_present(self.embed_neighbour(beside), present_neighbours(batch)))
             else:
                 inputs.append(recent.flatten(1))
         if self.use_lanes:
-            inputs.append(lane_context(batch, self.history_steps))
+            inputs.append(lane_context(batch))
         return self.from_head(batch, self.net(torch.cat(inputs, dim=1)), self.scaler.residual_std)
