@@ -147,7 +147,7 @@ def test_a_config_entry_becomes_a_transform_and_unsafe_targets_are_refused(windo
 
 def test_augment_options_compose_and_reach_training_batches_only(tmp_path):
     from drivelab.commands.windows import build
-    from drivelab.config.targets import instantiate
+    from drivelab.config.registry import instantiate
     from drivelab.config.validate import compose
     from track_tables import write_platoons
 

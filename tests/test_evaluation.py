@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from conftest import drivelab, read_json
-from drivelab.evaluation.report import KeepTop, write_report
+from drivelab.evaluation.report import write_report
+from drivelab.evaluation.results import KeepTop
 from drivelab.evaluation.slices import slice_masks
 from drivelab.metrics import trajectory_errors
 from drivelab.models.physics import ConstantVelocity
@@ -77,7 +78,7 @@ def test_slice_metrics_are_the_metrics_of_the_slice_alone(tmp_path):
 def test_report_draws_both_plots(tmp_path):
     write_report(ConstantVelocity(SHAPES), [hand_made_batch()], tmp_path, baseline=ConstantVelocity(SHAPES))
     for name in ("error_vs_horizon.png", "sample_predictions.png"):
-        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert (tmp_path / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
 
 
 def test_keep_top_keeps_the_highest_keys_across_batches():
@@ -95,7 +96,8 @@ def test_training_writes_and_logs_slice_metrics_and_plots(trained_run):
     assert slices["dense"]["count"] + slices["free_flow"]["count"] == slices["all"]["count"]
     assert slices["all"]["model"]["rmse_5s"] == pytest.approx(read_json(trained_run / "metrics.json")["test/rmse_5s"])
     assert slices["all"]["baseline"]["rmse_5s"] > 0
-    assert (trained_run / "error_vs_horizon.png").is_file() and (trained_run / "sample_predictions.png").is_file()
+    assert (trained_run / "plots" / "error_vs_horizon.png").is_file()
+    assert (trained_run / "plots" / "sample_predictions.png").is_file()
     [csv] = list((trained_run / "logs" / "csv").rglob("metrics.csv"))
     assert "test_slices/lane_change/rmse_5s" in csv.read_text().splitlines()[0]
 

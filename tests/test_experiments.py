@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from conftest import PROJECT_ROOT, cli_env, drivelab, read_json
-from drivelab.config.targets import instantiate
+from drivelab.config.registry import instantiate
 from drivelab.config.validate import compose, conf_dir
 
 IDEAS = sorted(path.parent.name for path in (PROJECT_ROOT / "experiments").glob("*/experiment.yaml"))

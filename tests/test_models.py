@@ -8,7 +8,7 @@ import torch
 from drivelab.config.validate import compose, conf_dir
 from drivelab.checkpoints import load_weights
 from drivelab.errors import DrivelabError
-from drivelab.models.base import build_model
+from drivelab.runs.builder import build_model
 from drivelab.models.features import lane_context
 from drivelab.models.intention import MajorityClass
 from drivelab.models.physics import ConstantVelocity

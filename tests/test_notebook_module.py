@@ -156,7 +156,7 @@ def test_loaded_model_reproduces_the_runs_recorded_test_metrics(trained_run, sim
 
 
 def test_a_physics_run_loads_without_a_checkpoint_and_predicts_constant_velocity(runs_with_sweep, sim_data_dir):
-    cv_run = next(run for run in map(nb.load_run, nb.find_runs(runs_with_sweep)) if run.model == "ConstantVelocity")
+    cv_run = next(run for run in map(nb.load_run, nb.find_runs(runs_with_sweep)) if run.label == "ConstantVelocity")
     assert cv_run.best_checkpoint is None
     test = nb.load_data(sim_data_dir).sample("test", np.arange(50))
     pred = nb.predict(nb.load_model(cv_run), test)

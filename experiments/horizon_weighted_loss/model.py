@@ -7,9 +7,11 @@ from typing import Any, Dict
 
 import torch
 
+from drivelab.config.registry import configurable
 from drivelab.models.mlp import ResidualMLP
 
 
+@configurable
 class HorizonWeightedMLP(ResidualMLP):
     def __init__(self, shapes: Dict[str, Any], weight_power: float = 1.0, **kwargs: Any) -> None:
         super().__init__(shapes, **kwargs)

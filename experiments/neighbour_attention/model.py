@@ -9,11 +9,13 @@ from typing import Any, Dict
 import torch
 from torch import nn
 
+from drivelab.config.registry import configurable
 from drivelab.models.features import InputScaler, encode_present, present_neighbours
 from drivelab.models.gru import last_hidden
 from drivelab.models.trajectory import TrajectoryModel, TrajectoryOutput
 
 
+@configurable
 class NeighbourAttention(TrajectoryModel):
     def __init__(self, shapes: Dict[str, Any], hidden_size: int = 64, num_heads: int = 4, **kwargs: Any) -> None:
         super().__init__(shapes, **kwargs)

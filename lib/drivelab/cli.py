@@ -9,7 +9,6 @@ starts the children with the same command in the same run directory.
 from __future__ import annotations
 
 import importlib
-import os
 import secrets
 import sys
 from dataclasses import dataclass
@@ -18,7 +17,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from drivelab.config.validate import ConfigError, check, compose, conf_dir, describe, validate_sweep
+from drivelab.config.validate import (ConfigError, check, compose, conf_dir, describe, refuse_data_overrides,
+                                      validate_sweep)
 from drivelab.errors import DrivelabError
 
 
@@ -154,7 +154,7 @@ def _run_hydra_app(name: str, config_name: str, command: Command, args: List[str
         if parsed.multirun:
             validate_sweep(config_name, parsed.overrides)
         else:
-            compose(config_name, parsed.overrides)
+            preflight(compose(config_name, parsed.overrides))
     _run_hydra(
         args=parsed,
         args_parser=parser,
@@ -162,6 +162,15 @@ def _run_hydra_app(name: str, config_name: str, command: Command, args: List[str
         config_path=str(conf_dir()),
         config_name=config_name,
     )
+
+
+def preflight(cfg: DictConfig) -> None:
+    """Checks of files a config names, before Hydra makes a run directory: a checkpoint to resume from must be a
+    local file that loads weights-only."""
+    if cfg.get("ckpt_path"):
+        from drivelab.checkpoints import check_checkpoint
+
+        check_checkpoint(cfg.ckpt_path)
 
 
 def _run_on_params(name: str, config_name: str, command: Command, params_file: Path, run_dir: Optional[Path],
@@ -174,12 +183,13 @@ def _run_on_params(name: str, config_name: str, command: Command, params_file: P
         bad = [o for o in overrides if "=" not in o or o.startswith(("+", "~", "hydra."))]
         if bad:
             raise ConfigError(f"with --params only key=value overrides apply; got {bad[0]}")
+        refuse_data_overrides(config_name, overrides)
         cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
     except ConfigError:
         raise
     except Exception as exc:
         raise ConfigError(f"{params_file}: {describe(exc)}") from None
-    typed = check(config_name, cfg)
+    typed = check(config_name, cfg, strict=False)  # params.yaml holds every stage's sections
     if run_dir is None:
         run_dir = Path.cwd()
     importlib.import_module(command.module).main(typed, run_dir)

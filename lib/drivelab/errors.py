@@ -7,3 +7,7 @@ class DrivelabError(Exception):
 
 class MissingInputError(DrivelabError, FileNotFoundError):
     """An input file or folder a command needs does not exist yet."""
+
+
+class ConfigError(DrivelabError, ValueError):
+    """A configuration problem, explained in one line."""

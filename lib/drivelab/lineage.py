@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import re
 import socket
 import subprocess
 import sys
@@ -12,6 +13,15 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Dict, Optional
+
+
+URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@")
+PIPELINE_MAINTAINED = (":(exclude)dvc.lock", ":(exclude)params.yaml")
+
+
+def mask_secrets(text: str) -> str:
+    """`text` with the password of every URL in it (scheme://user:password@host) replaced by ***."""
+    return URL_PASSWORD.sub(lambda match: f"{match.group('head')}***@", text)
 
 
 def now_iso() -> str:
@@ -49,8 +59,9 @@ def git_state(repo: Path) -> Dict[str, Any]:
         return done.stdout if done.returncode == 0 else None
 
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
-    diff = git("diff", "HEAD") if status else ""
+    # Files the DVC pipeline itself rewrites (the lock, params composed from conf/) say nothing about the code.
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ".", *PIPELINE_MAINTAINED)
+    diff = git("diff", "HEAD", "--", ".", *PIPELINE_MAINTAINED) if status else ""
     return {
         "git_commit": commit.strip() if commit else None,
         "git_dirty": bool(status) if status is not None else None,

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import List
 
-from drivelab.commands.evaluate import EVAL_FILE, comparison_table
+from drivelab.evaluation.compare import EVAL_FILE, eval_table
 from drivelab.config.validate import conf_dir
 
 EVALUATION = Path("reports") / "evaluate" / EVAL_FILE
@@ -31,6 +31,6 @@ def main(argv: List[str]) -> None:
     results = json.loads((root / EVALUATION).read_text())
     manifest = json.loads((root / TRAIN_RUN / "manifest.json").read_text())
     print()
-    print(comparison_table(results, manifest))
+    print(eval_table(results, manifest))
     print(f"pipeline finished in {time.perf_counter() - started:.0f} s; run directory: {root / TRAIN_RUN}")
     print("compare experiments with `dvc exp show`; try `dvc exp run -S model=gru`")

@@ -19,7 +19,7 @@ from drivelab.config.validate import ConfigError
 from drivelab.sweep import reports
 from drivelab.sweep.probe import validation_metrics
 from drivelab.sweep.space import DIRECTIONS, SearchSpaceError, check_space, merge_overrides, override_key, parse_space
-from drivelab.sweep.study_setup import (SweepPlan, build_pruner, build_sampler, open_storage, prepare_study,
+from drivelab.sweep.study_setup import (SweepPlan, build_pruner, build_sampler, masked, open_storage, prepare_study,
                                         storage_url)
 from drivelab.sweep.workers import run_workers
 
@@ -32,8 +32,8 @@ def main(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
     plan = dataclasses.replace(plan, trials_before=sum(counts.values()))
     finished = counts.get("COMPLETE", 0) + counts.get("PRUNED", 0)
     print(f"sweep '{plan.study}': {finished} of {plan.n_trials} trials finished so far; {plan.n_workers} worker(s) x "
-          f"{plan.torch_threads} torch thread(s); storage {plan.storage}", flush=True)
-    import drivelab.commands.train  # noqa: F401  (imported once here, so forked workers start with it loaded)
+          f"{plan.torch_threads} torch thread(s); storage {masked(plan.storage)}", flush=True)
+    import drivelab.runs.training  # noqa: F401  (imported once here, so forked workers start with it loaded)
 
     try:
         run_workers(plan)

@@ -1,7 +1,9 @@
 """Typed schemas of drivelab's configuration tree.
 
 `conf/` stays plain YAML (DVC composes it without importing drivelab); these dataclasses are merged over the
-composed config by `drivelab.config.validate` before any command does real work.
+composed config by `drivelab.config.validate` before any command does real work. They type the keys; the values a
+user gets by default live in conf/ alone (fields here are MISSING), and a test checks that conf/ sets every key.
+The Trainer's and the models' schemas are generated from their signatures (`generated.py`).
 """
 
 from dataclasses import dataclass, field
@@ -9,27 +11,29 @@ from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING
 
+from drivelab.config.generated import TrainerConfig
+
 
 @dataclass
 class PathsConfig:
-    root_dir: str = "."
+    root_dir: str = MISSING
     data_dir: str = MISSING
     runs_dir: str = MISSING
 
 
 @dataclass
 class SimulateConfig:
-    episodes: int = 36
-    seed: int = 0
-    workers: int = 2
-    duration_s: float = 40.0
-    sample_hz: int = 10
-    lanes: int = 3
-    vehicles: int = 20
-    speed_range_mps: List[float] = field(default_factory=lambda: [18.0, 34.0])
-    randomize_behavior: bool = True
-    truck_fraction: float = 0.1
-    road_length_m: float = 2500.0
+    episodes: int = MISSING
+    seed: int = MISSING
+    workers: int = MISSING
+    duration_s: float = MISSING
+    sample_hz: int = MISSING
+    lanes: int = MISSING
+    vehicles: int = MISSING
+    speed_range_mps: List[float] = MISSING
+    randomize_behavior: bool = MISSING
+    truck_fraction: float = MISSING
+    road_length_m: float = MISSING
 
 
 @dataclass
@@ -41,8 +45,8 @@ class SourceConfig:
 
 @dataclass
 class CleanConfig:
-    workers: int = 2  # worker processes for ingest and clean (one recording per task)
-    max_jump_m: float = 3.0  # largest position miss, against the speeds, that is not a tracking jump
+    workers: int = MISSING  # worker processes for ingest and clean (one recording per task)
+    max_jump_m: float = MISSING  # largest position miss, against the speeds, that is not a tracking jump
 
 
 @dataclass
@@ -69,128 +73,21 @@ class WindowsConfig:
 class DataConfig:
     _target_: str = MISSING
     windows_dir: str = MISSING
-    batch_size: int = 256
-    eval_batch_size: int = 1024
-    num_workers: int = 0
-    augment: Dict[str, Any] = field(default_factory=dict)  # training-time transforms (conf/augment), by name
-    augment_seed: int = 0  # seed of the transforms' random stream
+    batch_size: int = MISSING
+    eval_batch_size: int = MISSING
+    num_workers: int = MISSING
+    augment: Dict[str, Any] = MISSING  # training-time transforms (conf/augment), by name
+    augment_seed: int = MISSING  # seed of the transforms' random stream
 
 
 @dataclass
 class HealthConfig:
-    # Defaults equal conf/health/default.yaml, so configs saved before this section existed still validate.
-    windows_dir: str = "${paths.data_dir}/windows"  # the data version described
-    data_dir: str = "${paths.data_dir}"  # where the pipeline's stages leave their records
-    output_dir: str = "${paths.root_dir}/reports/health"  # health.json and plots/
-    max_windows: int = 1_000_000  # windows sampled evenly for the distributions
-    lane_half_width_m: float = 1.75  # lateral offset within which a neighbour ahead is the leader
-    plot_bins: int = 40
-
-
-@dataclass
-class ModelConfig:
-    _target_: str = MISSING
-    optimizer: Optional[Dict[str, Any]] = None
-    scheduler: Optional[Dict[str, Any]] = None
-
-
-@dataclass
-class ConstantVelocityConfig(ModelConfig):
-    lateral_speed: bool = True
-
-
-@dataclass
-class ConstantAccelerationConfig(ModelConfig):
-    pass
-
-
-@dataclass
-class MLPConfig(ModelConfig):
-    hidden_size: int = 256
-    num_layers: int = 3
-    dropout: float = 0.0
-    use_neighbours: bool = True
-    neighbour_steps: int = 1
-    neighbour_pooling: str = "flat"  # flat (slots side by side) | max (embedded one by one, max-pooled)
-    use_lanes: bool = False  # feed the target's lane history and which neighbouring lanes exist
-    num_modes: int = 1  # trajectories per sample; > 1 adds mode probabilities (a multimodal head)
-    mode_loss: str = "wta"  # wta | nll, used when num_modes > 1
-
-
-@dataclass
-class GRUConfig(ModelConfig):
-    hidden_size: int = 64
-    num_layers: int = 1
-    use_neighbours: bool = True
-    cell: str = "gru"  # gru | lstm
-    use_lanes: bool = False
-    num_modes: int = 1
-    mode_loss: str = "wta"
-
-
-@dataclass
-class InteractionConfig(ModelConfig):
-    d_model: int = 64
-    num_heads: int = 4
-    num_layers: int = 2
-    dropout: float = 0.0
-    hidden_size: int = 256
-    use_lanes: bool = False
-    num_modes: int = 1
-    mode_loss: str = "wta"
-
-
-@dataclass
-class IntentionGRUConfig(ModelConfig):
-    hidden_size: int = 64
-    num_layers: int = 1
-    use_neighbours: bool = True
-    cell: str = "gru"
-    use_lanes: bool = False
-    class_weights: Optional[List[float]] = None  # cross-entropy weight per class (keep, left, right)
-
-
-@dataclass
-class MajorityClassConfig(ModelConfig):
-    class_weights: Optional[List[float]] = None
-
-
-# Models whose hyperparameters are typed; other targets (ideas under experiments/) are checked by the allowlist only.
-MODEL_SCHEMAS: Dict[str, type] = {
-    "drivelab.models.physics.ConstantVelocity": ConstantVelocityConfig,
-    "drivelab.models.physics.ConstantAcceleration": ConstantAccelerationConfig,
-    "drivelab.models.mlp.ResidualMLP": MLPConfig,
-    "drivelab.models.gru.GRUEncoderDecoder": GRUConfig,
-    "drivelab.models.interaction.InteractionTransformer": InteractionConfig,
-    "drivelab.models.intention.IntentionGRU": IntentionGRUConfig,
-    "drivelab.models.intention.MajorityClass": MajorityClassConfig,
-}
-
-
-@dataclass
-class TrainerConfig:
-    _target_: str = "pytorch_lightning.Trainer"
-    max_epochs: int = 20
-    min_epochs: int = 1
-    accelerator: str = "cpu"
-    devices: Any = 1
-    num_nodes: int = 1
-    strategy: str = "auto"
-    precision: Any = "32-true"
-    deterministic: bool = True
-    gradient_clip_val: Optional[float] = None
-    accumulate_grad_batches: int = 1
-    limit_train_batches: Any = 1.0
-    limit_val_batches: Any = 1.0
-    limit_test_batches: Any = 1.0
-    overfit_batches: Any = 0.0
-    check_val_every_n_epoch: int = 1
-    log_every_n_steps: int = 20
-    num_sanity_val_steps: int = 0
-    enable_progress_bar: bool = True
-    enable_model_summary: bool = True
-    profiler: Optional[str] = None
-    detect_anomaly: bool = False
+    windows_dir: str = MISSING  # the data version described
+    data_dir: str = MISSING  # where the pipeline's stages leave their records
+    output_dir: str = MISSING  # health.json and plots/
+    max_windows: int = MISSING  # windows sampled evenly for the distributions
+    lane_half_width_m: float = MISSING  # lateral offset within which a neighbour ahead is the leader
+    plot_bins: int = MISSING
 
 
 @dataclass
@@ -207,35 +104,41 @@ class PrepareCommand:
     windows: WindowsConfig = field(default_factory=WindowsConfig)
 
 
+# Sections of the composed tree that data preparation reads; `train`, `eval` and `sweep` run on windows already built,
+# so an override of these there would change nothing. Each is owned by the command named here.
+DATA_PREPARATION: Dict[str, str] = {
+    "simulate": "drivelab simulate",
+    "source": "drivelab prepare (or ingest)",
+    "clean": "drivelab prepare (or clean)",
+    "windows": "drivelab prepare (or windows)",
+    "health": "drivelab health",
+}
+
+
 @dataclass
 class TrainCommand:
-    seed: int = 42
-    task_name: str = "train"
-    ckpt_path: Optional[str] = None  # resume from this checkpoint
-    test_after_fit: bool = True
+    seed: int = MISSING
+    task_name: str = MISSING
+    ckpt_path: Optional[str] = MISSING  # resume from this checkpoint
+    test_after_fit: bool = MISSING
     paths: PathsConfig = field(default_factory=PathsConfig)
-    simulate: SimulateConfig = field(default_factory=SimulateConfig)
-    source: SourceConfig = field(default_factory=SourceConfig)
-    clean: CleanConfig = field(default_factory=CleanConfig)
-    windows: WindowsConfig = field(default_factory=WindowsConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    health: HealthConfig = field(default_factory=HealthConfig)
     model: Any = MISSING
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    logger: Optional[Dict[str, Any]] = None
-    callbacks: Optional[Dict[str, Any]] = None
-    tags: List[str] = field(default_factory=list)
+    logger: Optional[Dict[str, Any]] = MISSING
+    callbacks: Optional[Dict[str, Any]] = MISSING
+    tags: List[str] = MISSING
 
 
 @dataclass
 class EvalCommand:
-    run_dir: Optional[str] = None  # one run to evaluate
-    run_dirs: List[str] = field(default_factory=list)  # several runs, compared in one table
-    report: bool = True  # one run: slice metrics and plots beside eval_metrics.json
-    output_dir: Optional[str] = None  # default: the run directory itself
-    baseline: Optional[str] = "cv"  # model option evaluated beside the run on the same test split
+    run_dir: Optional[str] = MISSING  # one run to evaluate
+    run_dirs: List[str] = MISSING  # several runs, compared in one table
+    report: bool = MISSING  # one run: slice metrics and plots beside eval_metrics.json
+    output_dir: Optional[str] = MISSING  # default: the run directory itself
+    baseline: Optional[str] = MISSING  # model option evaluated beside the run on the same test split
     paths: PathsConfig = field(default_factory=PathsConfig)
-    data_dir: Optional[str] = None  # evaluate on another data directory than the run's own
+    data_dir: Optional[str] = MISSING  # evaluate on another data directory than the run's own
 
 
 @dataclass
@@ -251,22 +154,22 @@ class SearchParam:
 
 @dataclass
 class SearchObjective:
-    metric: str = "val/rmse_5s"
-    direction: str = "minimize"
+    metric: str = MISSING
+    direction: str = MISSING
 
 
 @dataclass
 class SamplerSpec:
     """An Optuna sampler by name, with keyword arguments for its class."""
-    name: str = "tpe"
-    seed: Optional[int] = None
+    name: str = MISSING
+    seed: Optional[int] = MISSING
     options: Dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class PrunerSpec:
     """An Optuna pruner by name, with keyword arguments for its class."""
-    name: str = "median"
+    name: str = MISSING
     options: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -274,7 +177,7 @@ class PrunerSpec:
 class SearchConfig:
     name: str = MISSING
     objective: SearchObjective = field(default_factory=SearchObjective)
-    n_trials: int = 20
+    n_trials: int = MISSING
     sampler: SamplerSpec = field(default_factory=SamplerSpec)
     pruner: PrunerSpec = field(default_factory=PrunerSpec)
     overrides: List[str] = field(default_factory=list)
@@ -285,15 +188,15 @@ class SearchConfig:
 class SweepSettings:
     study: str = MISSING
     dir: str = MISSING
-    storage: Optional[str] = None
-    n_trials: Optional[int] = None
-    n_workers: int = 1
-    torch_threads: Optional[int] = None
-    heartbeat_s: int = 10
-    grace_s: int = 60
-    max_retries: int = 3
-    max_consecutive_failures: int = 3
-    save_as: Optional[str] = None
+    storage: Optional[str] = MISSING
+    n_trials: Optional[int] = MISSING
+    n_workers: int = MISSING
+    torch_threads: Optional[int] = MISSING
+    heartbeat_s: int = MISSING
+    grace_s: int = MISSING
+    max_retries: int = MISSING
+    max_consecutive_failures: int = MISSING
+    save_as: Optional[str] = MISSING
     trial_overrides: List[str] = field(default_factory=list)
 
 
@@ -307,6 +210,53 @@ class SweepCommand(TrainCommand):
 class HealthCommand:
     paths: PathsConfig = field(default_factory=PathsConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
+
+
+@dataclass(frozen=True)
+class Range:
+    """Where a number must lie: above `low` (or at it, if `low_inclusive`) and below `high` (or at it)."""
+    low: Optional[float] = None
+    high: Optional[float] = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+
+    def holds(self, value: float) -> bool:
+        above = self.low is None or (value >= self.low if self.low_inclusive else value > self.low)
+        below = self.high is None or (value <= self.high if self.high_inclusive else value < self.high)
+        return above and below
+
+    def describe(self) -> str:
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'>=' if self.low_inclusive else '>'} {self.low:g}")
+        if self.high is not None:
+            parts.append(f"{'<=' if self.high_inclusive else '<'} {self.high:g}")
+        return " and ".join(parts)
+
+
+AT_LEAST_ONE, POSITIVE, NOT_NEGATIVE, SHARE = Range(1), Range(0, low_inclusive=False), Range(0), Range(0, 1)
+FRACTION_OF_RECORDINGS = Range(0, 1, high_inclusive=False)
+
+# Checked before a command starts, so that a value out of range fails in one line with nothing written.
+RANGES: Dict[str, Range] = {
+    "simulate.episodes": AT_LEAST_ONE, "simulate.workers": AT_LEAST_ONE, "simulate.duration_s": POSITIVE,
+    "simulate.sample_hz": AT_LEAST_ONE, "simulate.lanes": AT_LEAST_ONE, "simulate.vehicles": AT_LEAST_ONE,
+    "simulate.truck_fraction": SHARE, "simulate.road_length_m": POSITIVE,
+    "clean.workers": AT_LEAST_ONE, "clean.max_jump_m": POSITIVE,
+    "windows.sample_hz": AT_LEAST_ONE, "windows.history_s": POSITIVE, "windows.future_s": POSITIVE,
+    "windows.stride_s": POSITIVE, "windows.max_neighbours": NOT_NEGATIVE, "windows.neighbour_radius_m": POSITIVE,
+    "windows.shard_mb": POSITIVE, "windows.workers": AT_LEAST_ONE,
+    "windows.split.val_fraction": FRACTION_OF_RECORDINGS, "windows.split.test_fraction": FRACTION_OF_RECORDINGS,
+    "data.batch_size": AT_LEAST_ONE, "data.eval_batch_size": AT_LEAST_ONE, "data.num_workers": NOT_NEGATIVE,
+    "health.max_windows": AT_LEAST_ONE, "health.plot_bins": AT_LEAST_ONE, "health.lane_half_width_m": POSITIVE,
+    "sweep.n_workers": AT_LEAST_ONE, "sweep.heartbeat_s": AT_LEAST_ONE, "sweep.max_retries": NOT_NEGATIVE,
+    "sweep.max_consecutive_failures": AT_LEAST_ONE, "search.n_trials": AT_LEAST_ONE,
+    "trainer.devices": AT_LEAST_ONE, "trainer.num_nodes": AT_LEAST_ONE, "trainer.accumulate_grad_batches": AT_LEAST_ONE,
+    "trainer.limit_train_batches": NOT_NEGATIVE, "trainer.limit_val_batches": NOT_NEGATIVE,
+    "trainer.limit_test_batches": NOT_NEGATIVE, "trainer.log_every_n_steps": AT_LEAST_ONE,
+}
+# Values that must fit together.
+SUMS_BELOW_ONE = (("windows.split.val_fraction", "windows.split.test_fraction"),)
 
 
 COMMAND_SCHEMAS: Dict[str, type] = {

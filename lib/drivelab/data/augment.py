@@ -209,7 +209,7 @@ def _bind(name: str, transform: Any, spec: Mapping[str, Any]) -> Transform:
     """A callable transform from a config entry (`_target_` + `_partial_`) or an already built partial."""
     key = f"data.augment.{name}"
     if isinstance(transform, Mapping):
-        from drivelab.config.targets import instantiate
+        from drivelab.config.registry import instantiate
 
         config = dict(transform)
         config.setdefault("_partial_", True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 HEADLINE = "test/rmse_5s"  # the metric the ratio line compares
+EVAL_FILE = "eval_metrics.json"  # what `drivelab eval run_dir=DIR` writes: the run's metrics beside its baseline's
 
 
 @dataclass
@@ -31,3 +32,11 @@ def runs_table(rows: List[Row], ratio_to: Optional[str] = None) -> str:
                 ratio = row.metrics[HEADLINE] / reference.metrics[HEADLINE]
                 lines.append(f"RMSE@5s ratio {row.label} / {reference.label}: {ratio:.2f}")
     return "\n".join(lines)
+
+
+def eval_table(results: Dict[str, Any], manifest: Dict[str, Any]) -> str:
+    """The table of one `eval_metrics.json` (the run beside its baseline), as `drivelab demo` prints it."""
+    rows = [Row(str(manifest.get("model") or "model").rsplit(".", 1)[-1], results["metrics"])]
+    if "baseline" in results:
+        rows.append(Row(results["baseline"]["model"], results["baseline"]["metrics"]))
+    return runs_table(rows, ratio_to=rows[1].label if len(rows) > 1 else None)

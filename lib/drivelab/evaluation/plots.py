@@ -11,7 +11,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 from matplotlib.figure import Figure
 
-from drivelab.evaluation.report import Evaluation
+from drivelab.evaluation.results import Evaluation
 
 COLOURS = {"model": "#d62728", "baseline": "#ff7f0e", "truth": "#2ca02c", "history": "#1f77b4", "neighbour": "#7f7f7f"}
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Dict, Optional, Tuple
 import pytorch_lightning as pl
 import torch
 
-from drivelab.config.targets import instantiate
+from drivelab.config.registry import instantiate
 from drivelab.data.datamodule import Batch
 
 STAGES = ("val", "test")
@@ -110,7 +110,3 @@ class TaskModel(pl.LightningModule):
         scheduler = instantiate(self.hparams.scheduler)(optimizer=optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
 
-
-def build_model(config: Any, shapes: Dict[str, Any]) -> TaskModel:
-    """A model from its config; nested optimizer/scheduler configs stay plain dicts until training starts."""
-    return instantiate(config, _recursive_=False, _convert_="all", shapes=shapes)

@@ -25,7 +25,7 @@ def last_hidden(rnn: nn.RNNBase, sequences: torch.Tensor) -> torch.Tensor:
 
 class GRUEncoderDecoder(TrajectoryModel):
     def __init__(self, shapes: Dict[str, Any], hidden_size: int = 64, num_layers: int = 1, use_neighbours: bool = True,
-                 cell: str = "gru", use_lanes: bool = False, **kwargs: Any) -> None:
+                 cell: str = "gru", use_lanes: bool = True, **kwargs: Any) -> None:
         super().__init__(shapes, **kwargs)
         if cell not in CELLS:
             raise ValueError(f"model.cell must be one of {', '.join(CELLS)}, got {cell!r}")

@@ -73,8 +73,10 @@ class IntentionGRU(IntentionModel):
     """A recurrent encoder of the target's and neighbours' histories (neighbours max-pooled), then an MLP."""
 
     def __init__(self, shapes: Dict[str, Any], hidden_size: int = 64, num_layers: int = 1, use_neighbours: bool = True,
-                 cell: str = "gru", use_lanes: bool = False, **kwargs: Any) -> None:
-        super().__init__(shapes, **kwargs)
+                 cell: str = "gru", use_lanes: bool = True, class_weights: Optional[List[float]] = (1.0, 5.0, 5.0),
+                 **kwargs: Any) -> None:
+        # Lane changes are rare: by default they weigh five times as much as keeping the lane.
+        super().__init__(shapes, class_weights=list(class_weights) if class_weights is not None else None, **kwargs)
         self.use_neighbours, self.use_lanes = use_neighbours, use_lanes
         self.scaler = InputScaler(shapes["normalisation"])
         self.encoder = CELLS[cell](len(shapes["features"]) + 1, hidden_size, num_layers=num_layers, batch_first=True)

@@ -16,7 +16,7 @@ from drivelab.models.trajectory import TrajectoryModel, TrajectoryOutput
 
 class InteractionTransformer(TrajectoryModel):
     def __init__(self, shapes: Dict[str, Any], d_model: int = 64, num_heads: int = 4, num_layers: int = 2,
-                 dropout: float = 0.0, hidden_size: int = 256, use_lanes: bool = False, **kwargs: Any) -> None:
+                 dropout: float = 0.0, hidden_size: int = 256, use_lanes: bool = True, **kwargs: Any) -> None:
         super().__init__(shapes, **kwargs)
         self.use_lanes = use_lanes
         self.scaler = InputScaler(shapes["normalisation"])

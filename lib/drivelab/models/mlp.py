@@ -18,9 +18,9 @@ POOLING = ("flat", "max")
 
 
 class ResidualMLP(TrajectoryModel):
-    def __init__(self, shapes: Dict[str, Any], hidden_size: int = 256, num_layers: int = 3, dropout: float = 0.0,
-                 use_neighbours: bool = True, neighbour_steps: int = 1, use_lanes: bool = False,
-                 neighbour_pooling: str = "flat", **kwargs: Any) -> None:
+    def __init__(self, shapes: Dict[str, Any], hidden_size: int = 256, num_layers: int = 3, dropout: float = 0.1,
+                 use_neighbours: bool = True, neighbour_steps: int = 1, use_lanes: bool = True,
+                 neighbour_pooling: str = "max", **kwargs: Any) -> None:
         super().__init__(shapes, **kwargs)
         self.use_neighbours, self.use_lanes = use_neighbours, use_lanes
         self.neighbour_steps = min(neighbour_steps, shapes["history_steps"])

@@ -23,18 +23,10 @@ from drivelab.notebook.predictions import (
     worst_windows,
 )
 from drivelab.notebook.project import compose, path_override, project_root
-from drivelab.notebook.run_tables import (
-    Run,
-    dvc_experiments,
-    epoch_table,
-    experiments_table,
-    find_runs,
-    learning_curves,
-    load_run,
-    newest_run,
-    runs_table,
-    varying_columns,
-)
+from drivelab.notebook.run_tables import dvc_experiments, experiments_table, learning_curves, runs_table, varying_columns
+from drivelab.runs import Run, find_runs, newest_run
+from drivelab.runs import open_run as load_run
+from drivelab.runs.logs import epoch_table
 
 __all__ = [
     "DataVersion", "Run", "baseline_model", "batches", "compose", "dvc_experiments", "epoch_table", "evaluate",

@@ -8,52 +8,26 @@ from typing import Any, Dict, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
-from omegaconf import OmegaConf
 
 from drivelab.data.store import WindowSplit
-from drivelab.errors import DrivelabError, MissingInputError
-from drivelab.notebook.run_tables import Run, load_run
+from drivelab.errors import DrivelabError
+from drivelab.runs import Run, open_run
 
 PathLike = Union[str, Path]
 Windows = Union[WindowSplit, Dict[str, np.ndarray]]
 
 
 def load_model(run: Union[Run, PathLike], windows_dir: Optional[PathLike] = None):
-    """The run's model with its best checkpoint's weights, in eval mode, built from the run's own config.
-
-    The config is re-validated and its targets pass the allowlist; weights load with `weights_only=True`. The
-    window shapes and feature scales come from the checkpoint (what the model was trained with); a model without
-    weights (a physics baseline) takes them from `windows_dir` or the windows the run used.
-    """
-    import torch
-
-    from drivelab.checkpoints import load_weights
-    from drivelab.config.validate import check
-    from drivelab.data.datamodule import WindowDataModule
-    from drivelab.models.base import build_model
-
-    run = run if isinstance(run, Run) else load_run(run)
-    run_cfg = check("train", OmegaConf.create(run.config))
-    checkpoint = run.best_checkpoint
-    if checkpoint is not None:
-        if not checkpoint.is_file():
-            raise MissingInputError(f"checkpoint {checkpoint} (manifest.json best_checkpoint) not found in {run.path}")
-        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        shapes = saved["hyper_parameters"]["shapes"]
-    else:
-        source = windows_dir or run.manifest.get("windows_dir") or run_cfg.data.windows_dir
-        shapes = WindowDataModule(str(source)).shapes
-    model = build_model(run_cfg.model, shapes)
-    if checkpoint is not None:
-        load_weights(model, checkpoint)
-    return model.eval()
+    """The run's model with its best checkpoint's weights, in eval mode, built from the run's own config
+    (`drivelab.runs.Run.model`: config re-validated, targets through the registry, weights-only)."""
+    return open_run(run).model(windows_dir)
 
 
 def baseline_model(option: str, like: Any):
     """The model of `conf/model/<option>.yaml` (e.g. the physics baseline `cv`), for the windows `like` was built
     for; untrained, in eval mode."""
-    from drivelab.models.base import build_model
     from drivelab.notebook.project import compose
+    from drivelab.runs.builder import build_model
 
     return build_model(compose("train", [f"model={option}"]).model, like.shapes).eval()
 
@@ -88,7 +62,7 @@ def predict(model: Any, windows: Windows, batch_size: int = 2048) -> np.ndarray:
 def evaluate(model: Any, windows: Windows, baseline: Any = None, batch_size: int = 2048):
     """`drivelab.evaluation`'s report of `model` (beside `baseline`) on `windows`: per-slice metrics, RMSE per
     future step, worst windows; what `drivelab train` and `drivelab eval` write as slice_metrics.json."""
-    from drivelab.evaluation.report import evaluate as evaluate_batches
+    from drivelab.evaluation.results import evaluate as evaluate_batches
 
     return evaluate_batches(model, batches(windows, batch_size), baseline, sample_hz=int(model.shapes["sample_hz"]))
 
@@ -110,14 +84,16 @@ def displacement(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
 
 
 def window_errors(pred: np.ndarray, true: np.ndarray, sample_hz: int) -> pd.DataFrame:
-    """Per-window errors: displacement at each whole-second horizon, ADE, FDE and whether it is a miss."""
-    from drivelab.metrics import MISS_THRESHOLD_M, horizon_steps  # imports torch: only when errors are asked for
+    """Per-window errors, one column per declared trajectory metric (`drivelab.metrics`): the displacement at each
+    whole-second horizon (`error_1s_m`, ...), `ade_m`, `fde_m` and whether the window is a `miss`."""
+    import torch
 
-    errors = displacement(pred, true)
-    columns = {f"error_{s}s_m": errors[:, step] for s, step in horizon_steps(true.shape[1], sample_hz).items()}
-    columns["ade_m"] = errors.mean(axis=1)
-    columns["fde_m"] = errors[:, -1]
-    columns["miss"] = errors[:, -1] > MISS_THRESHOLD_M
+    from drivelab.metrics import trajectory_metrics
+
+    distance = torch.from_numpy(displacement(pred, true))
+    columns = {spec.window_column: spec.window_values(distance).numpy()
+               for spec in trajectory_metrics(true.shape[1], sample_hz)}
+    columns["miss"] = columns["miss"].astype(bool)
     return pd.DataFrame(columns)
 
 

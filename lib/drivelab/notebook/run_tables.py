@@ -3,114 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Union
+from typing import Any, Dict, Iterable, List, Union
 
 import pandas as pd
-import yaml
 
-from drivelab.errors import DrivelabError, MissingInputError
-from drivelab.runs import CONFIG_FILE, MANIFEST_FILE, METRICS_FILE
+from drivelab.errors import DrivelabError
+from drivelab.runs import Run, find_runs
+from drivelab.runs.logs import epoch_table
 
 PathLike = Union[str, Path]
-SKIPPED_DIRS = {"checkpoints", "logs", "wandb", ".hydra", "__pycache__"}  # parts of a run, never runs themselves
-
-
-@dataclass
-class Run:
-    """What a run directory holds, read into plain Python and pandas."""
-
-    path: Path
-    config: Dict[str, Any]
-    manifest: Dict[str, Any]
-    metrics: Dict[str, float]
-    overrides: List[str]
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
-    def model(self) -> str:
-        return str(self.manifest.get("model") or self.config.get("model", {}).get("_target_", "?")).rsplit(".", 1)[-1]
-
-    @property
-    def best_checkpoint(self) -> Optional[Path]:
-        relative = self.manifest.get("best_checkpoint")
-        return self.path / relative if relative else None
-
-    def epochs(self) -> pd.DataFrame:
-        """Per-epoch training and validation metrics from the run's CSV logs."""
-        return epoch_table(self.path)
-
-
-def find_runs(runs_dir: PathLike) -> List[Path]:
-    """Every run directory (one holding manifest.json) under `runs_dir`, at any depth, sorted by path; none when
-    `runs_dir` does not exist yet."""
-    runs_dir = Path(runs_dir).expanduser().resolve()
-    found = []
-    for folder, subfolders, files in os.walk(runs_dir):
-        if MANIFEST_FILE in files:
-            found.append(Path(folder))
-        subfolders[:] = sorted(d for d in subfolders if d not in SKIPPED_DIRS and not d.startswith("."))
-    return sorted(found)
-
-
-def load_run(path: PathLike) -> Run:
-    path = Path(path).expanduser().resolve()
-    manifest_path = path / MANIFEST_FILE
-    if not manifest_path.is_file():
-        raise MissingInputError(f"{manifest_path} not found: {path} is not a drivelab run directory")
-    config_path, metrics_path = path / CONFIG_FILE, path / METRICS_FILE
-    overrides_path = path / ".hydra" / "overrides.yaml"
-    return Run(
-        path=path,
-        config=yaml.safe_load(config_path.read_text()) if config_path.is_file() else {},
-        manifest=json.loads(manifest_path.read_text()),
-        metrics=json.loads(metrics_path.read_text()) if metrics_path.is_file() else {},
-        overrides=list(yaml.safe_load(overrides_path.read_text()) or []) if overrides_path.is_file() else [],
-    )
-
-
-def newest_run(runs_dir: PathLike, fallback: Optional[PathLike] = None) -> Run:
-    """The most recently started completed run under `runs_dir` that trained a model (else the most recent
-    completed one, e.g. a physics baseline); else the run at `fallback` (e.g. the pipeline's models/train)."""
-    completed = [run for run in map(load_run, find_runs(runs_dir)) if run.manifest.get("status") == "completed"]
-    if completed:
-        return max(completed, key=lambda run: (run.best_checkpoint is not None,
-                                               str(run.manifest.get("started_at") or ""), str(run.path)))
-    if fallback is not None and (Path(fallback) / MANIFEST_FILE).is_file():
-        return load_run(fallback)
-    raise MissingInputError(f"no completed run under {Path(runs_dir).expanduser().resolve()}"
-                            + (f" and none at {fallback}" if fallback is not None else "")
-                            + "; train one (`drivelab train`) or name a run directory")
-
-
-def epoch_table(run_dir: PathLike) -> pd.DataFrame:
-    """One row per epoch: the last value logged in that epoch for each train/val metric and learning rate.
-
-    Lightning's CSV logger writes sparse rows (one per logging call) and a new version folder when a run resumes;
-    later versions win for epochs they repeat. Test metrics are left out (they belong to no epoch).
-    """
-    files = sorted(Path(run_dir).glob("logs/csv/**/metrics.csv"), key=lambda p: (len(p.parts), str(p)))
-    if not files:
-        return pd.DataFrame(columns=["epoch"])
-    logged = pd.concat([pd.read_csv(path).assign(_version=i) for i, path in enumerate(files)], ignore_index=True)
-    logged = logged.drop(columns=[c for c in logged.columns if c.startswith("test/")])
-    # Learning rates are logged just before their epoch, on rows without one: they belong to the next epoch.
-    logged["epoch"] = logged.groupby("_version")["epoch"].bfill()
-    values = [c for c in logged.columns if c not in ("epoch", "step", "_version")]
-    logged = logged.dropna(subset=["epoch"]).dropna(subset=values, how="all").astype({"epoch": int})
-    # A resumed run repeats epochs: keep each epoch's rows from the newest version that logged it.
-    newest = logged.groupby("epoch")["_version"].transform("max")
-    logged = logged[logged["_version"] == newest].drop(columns="_version")
-    per_epoch = logged.groupby("epoch", sort=True).last()  # last non-null value per column
-    return per_epoch.dropna(axis=1, how="all").reset_index()
 
 
 def flatten(tree: Any, prefix: str = "") -> Dict[str, Any]:
@@ -143,13 +48,13 @@ def runs_table(runs_dir: PathLike, config_keys: Iterable[str] = ()) -> pd.DataFr
     runs_dir = Path(runs_dir).expanduser().resolve()
     rows, configs = [], []
     for path in find_runs(runs_dir):
-        run = load_run(path)
+        run = Run(path)
         manifest = run.manifest
         rows.append({
             "run": str(path.relative_to(runs_dir)) if path != runs_dir else path.name,
             "sweep": sweep_of(path, runs_dir),
             "status": manifest.get("status"),
-            "model": run.model,
+            "model": run.label,
             "overrides": " ".join(run.overrides),
             "started_at": pd.to_datetime(manifest.get("started_at"), utc=True),
             "data_version": manifest.get("data_version"),
@@ -157,7 +62,7 @@ def runs_table(runs_dir: PathLike, config_keys: Iterable[str] = ()) -> pd.DataFr
             "epochs": manifest.get("epochs"),
             **run.metrics,
         })
-        configs.append({k: v for k, v in flatten(run.config).items() if not k.startswith(("paths.", "hydra."))})
+        configs.append({k: v for k, v in flatten(run.saved_config).items() if not k.startswith(("paths.", "hydra."))})
     table = pd.DataFrame(rows)
     if table.empty:
         return table

@@ -19,8 +19,7 @@ def validation_metrics(cfg: DictConfig) -> Tuple[bool, List[str]]:
     import pytorch_lightning as pl
     import torch
 
-    from drivelab.config.targets import instantiate
-    from drivelab.models.base import build_model
+    from drivelab.runs.builder import build
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # keep the parent's thread pool cold: sweep workers are forked from this process
@@ -28,8 +27,7 @@ def validation_metrics(cfg: DictConfig) -> Tuple[bool, List[str]]:
     level = quiet.level
     quiet.setLevel(logging.ERROR)
     try:
-        datamodule = instantiate(cfg.data)
-        model = build_model(cfg.model, datamodule.shapes)
+        datamodule, model = build(cfg)
         trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
                              enable_progress_bar=False, enable_model_summary=False, limit_val_batches=1)
         with warnings.catch_warnings():

@@ -16,6 +16,7 @@ import optuna
 
 from drivelab.config.validate import ConfigError
 from drivelab.errors import DrivelabError
+from drivelab.lineage import mask_secrets
 from drivelab.sweep.space import Param, SearchSpaceError, override_key
 
 SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "qmc": "QMCSampler", "gp": "GPSampler",
@@ -59,11 +60,16 @@ class SweepPlan:
         }
 
 
+def masked(url: str) -> str:
+    """The database URL with its password hidden: what may be printed, logged or written into a manifest."""
+    return mask_secrets(url)
+
+
 def storage_url(configured: Optional[str], sweep_dir: Path) -> str:
     """The study's database: a SQLite file in the sweep directory unless a URL is configured."""
     url = configured or f"sqlite:///{(Path(sweep_dir) / 'study.db').resolve()}"
     if "://" not in url or url.startswith("journal"):
-        raise ConfigError(f"sweep.storage={url} is not a database URL (sqlite:///FILE, postgresql://..., mysql://...); "
+        raise ConfigError(f"sweep.storage={masked(url)} is not a database URL (sqlite:///FILE, postgresql://..., mysql://...); "
                           "Optuna's journal storage has no heartbeats, so a dead worker's trial could not be re-run")
     return url
 
@@ -80,7 +86,9 @@ def open_storage(plan: SweepPlan, heartbeat: bool = True) -> optuna.storages.RDB
                 grace_period=plan.grace_s if heartbeat else None, heartbeat_stale_trial_callback=retry)
         except Exception as exc:  # SQLAlchemy and driver errors; the URL is what the user can fix
             first = str(exc).split("\n")[0]
-            raise ConfigError(f"sweep.storage={plan.storage}: cannot open the database ({type(exc).__name__}: {first})") from None
+            first = first.replace(plan.storage, masked(plan.storage))
+            raise ConfigError(f"sweep.storage={masked(plan.storage)}: cannot open the database "
+                              f"({type(exc).__name__}: {first})") from None
 
 
 def build_sampler(spec: Dict[str, Any], seed_offset: int = 0) -> optuna.samplers.BaseSampler:
@@ -127,7 +135,7 @@ def prepare_study(plan: SweepPlan) -> Dict[str, int]:
             study.set_user_attr("drivelab", fingerprint)
         elif stored != fingerprint or study.direction.name.lower() != plan.direction:
             what = [name for name in fingerprint if stored.get(name) != fingerprint[name]] or ["direction"]
-            raise SweepError(f"study '{plan.study}' in {plan.storage} was started with another {' and '.join(what)}; "
+            raise SweepError(f"study '{plan.study}' in {masked(plan.storage)} was started with another {' and '.join(what)}; "
                              f"run the command that started it, or choose a new study with sweep.study=NAME")
         return dict(Counter(trial.state.name for trial in study.get_trials(deepcopy=False)))
     finally:

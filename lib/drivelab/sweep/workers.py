@@ -31,7 +31,7 @@ from optuna.trial import FrozenTrial, TrialState
 from drivelab.config.validate import compose
 from drivelab.errors import DrivelabError
 from drivelab.sweep.space import merge_overrides, trial_overrides
-from drivelab.sweep.study_setup import SweepError, SweepPlan, build_pruner, build_sampler, open_storage
+from drivelab.sweep.study_setup import SweepError, SweepPlan, build_pruner, build_sampler, masked, open_storage
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -206,8 +206,8 @@ def _check_not_surplus(trial: optuna.Trial, retry_history: Optional[List[int]], 
 
 def _train(trial: optuna.Trial, plan: SweepPlan) -> float:
     """One trial: compose `drivelab train` with the sampled values and run it in its own run directory."""
-    from drivelab.commands import train
     from drivelab.runs import RunDirectory
+    from drivelab.runs.training import train
     from drivelab.sweep.pruning import MetricNotLoggedError, OptunaPruning, TrialClock
 
     started = time.perf_counter()
@@ -223,7 +223,7 @@ def _train(trial: optuna.Trial, plan: SweepPlan) -> float:
     pruning, clock = OptunaPruning(trial, plan.metric, plan.direction), TrialClock()
     status = "failed"
     try:
-        train.main(cfg, run_dir, extra_callbacks=[pruning, clock])
+        train(cfg, run_dir, extra_callbacks=[pruning, clock], report_plots=False)
         status = "completed"
     except optuna.TrialPruned:
         status = "pruned"
@@ -233,7 +233,7 @@ def _train(trial: optuna.Trial, plan: SweepPlan) -> float:
         trial.set_user_attr("seconds", {name: round(value, 3) for name, value in seconds.items()})
         run = RunDirectory(run_dir)
         if (run.path / "manifest.json").is_file():
-            sweep = {"study": plan.study, "storage": plan.storage, "trial": trial.number, "overrides": overrides}
+            sweep = {"study": plan.study, "storage": masked(plan.storage), "trial": trial.number, "overrides": overrides}
             run.update_manifest(sweep=sweep, **({"status": status} if status == "pruned" else {}))
     value = pruning.best()
     if value is None:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from typing import Any, Dict, List, Optional
 
-from drivelab.config.targets import instantiate
-from drivelab.runs import RunDirectory
+from drivelab.config.registry import instantiate
+from drivelab.runs.directory import RunDirectory
 
 
-def build_loggers(logger_cfg: Optional[Dict[str, Any]], run: RunDirectory, config: Dict[str, Any]) -> List[Any]:
-    """Instantiate every configured logger, pointed at `run.logs`, and give each the resolved config."""
+def build_loggers(logger_cfg: Optional[Dict[str, Any]], run: RunDirectory, config: Dict[str, Any],
+                  tracking_id: Optional[str] = None) -> List[Any]:
+    """Instantiate every configured logger, pointed at `run.logs`, and give each the resolved config. W&B gets the
+    run's own random id (`tracking_id`, kept in the manifest): directory names repeat (the pipeline always writes
+    models/train, multirun jobs are 0, 1, ...), and `wandb sync` would merge runs that shared an id."""
     loggers = []
     for conf in (logger_cfg or {}).values():
         if not conf:
@@ -23,15 +25,11 @@ def build_loggers(logger_cfg: Optional[Dict[str, Any]], run: RunDirectory, confi
             # Absolute and inside the run, so queued DVC experiments keep it and nothing lands in the repo.
             os.environ["WANDB_DIR"] = str(run.logs)
             os.environ.setdefault("WANDB_MODE", conf.get("mode") or "offline")
-            kwargs.update(name=run.path.name, id=wandb_run_id(run.path.name))
+            kwargs.update(name=run.path.name, id=tracking_id)
         loggers.append(instantiate(conf, **kwargs))
     for logger in loggers:
         logger.log_hyperparams(config)
     return loggers
-
-
-def wandb_run_id(run_name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "-", run_name)[:64]
 
 
 def finish(loggers: List[Any]) -> None:
