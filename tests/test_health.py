@@ -5,11 +5,11 @@ import json
 import pytest
 
 from conftest import drivelab, read_json
-from drivelab.commands.windows import build
-from drivelab.data import health
-from drivelab.data.windows import WindowSpec
+from drivelab.data.health import report as health
+from drivelab.data.windows.build import build
 from drivelab.lineage import dvc_dir_md5
 from track_tables import write_platoons
+from window_specs import default_spec
 
 SPLIT = {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}
 
@@ -17,7 +17,7 @@ SPLIT = {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}
 def platoon_version(tmp_path, **platoon):
     """6 recordings of 2 lanes x 3 cars, 30 m apart at 20 m/s for 20 s: 12 windows per car, 432 in all."""
     write_platoons(tmp_path, 6, **platoon)
-    build(tmp_path / "tracks", tmp_path / "windows", WindowSpec(max_neighbours=8, neighbour_radius_m=50.0), SPLIT, 1 << 27, 1)
+    build(tmp_path / "tracks", tmp_path / "windows", default_spec(max_neighbours=8, neighbour_radius_m=50.0), SPLIT, 1 << 27, 1)
     return health.report(tmp_path / "windows", tmp_path)
 
 

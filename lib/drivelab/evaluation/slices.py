@@ -10,7 +10,7 @@ from typing import Dict
 
 import torch
 
-from drivelab.data.datamodule import Batch
+from drivelab.data.windows.batch import Batch
 
 BRAKING_SPEED_RATIO = 0.8  # braking: the speed over some future second falls below this share of the present speed
 DENSE_MIN_NEIGHBOURS = 4  # dense: at least this many neighbours present within DENSE_RADIUS_M ...

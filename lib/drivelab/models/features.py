@@ -7,7 +7,7 @@ from typing import Any, Dict
 
 import torch
 
-from drivelab.data.datamodule import Batch
+from drivelab.data.windows.batch import Batch
 
 
 class InputScaler(torch.nn.Module):

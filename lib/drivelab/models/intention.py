@@ -9,8 +9,8 @@ from typing import Any, Dict, List, Optional
 import torch
 from torch import nn
 
-from drivelab.data.datamodule import Batch
-from drivelab.data.windows import INTENTIONS
+from drivelab.data.windows.batch import Batch
+from drivelab.data.windows.extract import INTENTIONS
 from drivelab.metrics import ClassificationMetrics
 from drivelab.models.base import MetricSet, TaskModel
 from drivelab.models.features import (InputScaler, encode_present, lane_context, lane_context_size, max_pool_present,

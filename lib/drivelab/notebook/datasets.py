@@ -11,8 +11,8 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from drivelab import lineage
-from drivelab.data import store
-from drivelab.data.windows import INTENTIONS, constant_velocity
+from drivelab.data.windows import store
+from drivelab.data.windows.extract import INTENTIONS, constant_velocity
 from drivelab.errors import MissingInputError
 
 PathLike = Union[str, Path]
@@ -61,11 +61,11 @@ class DataVersion:
         return pd.concat(frames, ignore_index=True)
 
     def health(self, max_windows: int = 1_000_000) -> Dict[str, Any]:
-        """The data version's health report (`drivelab.data.health`): counts, feature distributions, missing values,
-        train/test shift and the pipeline's row flow; at most `max_windows` windows are read (evenly sampled)."""
-        from drivelab.data import health
+        """The data version's health report (`drivelab.data.health.report`): counts, feature distributions, missing
+        values, train/test shift and the pipeline's row flow; at most `max_windows` windows are read (evenly sampled)."""
+        from drivelab.data.health import report
 
-        return health.report(self.windows_dir, self.data_dir, max_windows=max_windows, data_version=self.version)
+        return report.report(self.windows_dir, self.data_dir, max_windows=max_windows, data_version=self.version)
 
 
 def load_data(source: Union[DictConfig, PathLike]) -> DataVersion:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from drivelab.data.store import WindowSplit
+from drivelab.data.windows.store import WindowSplit
 from drivelab.errors import DrivelabError, MissingInputError
 from drivelab.notebook.run_tables import Run, load_run
 
@@ -29,7 +29,7 @@ def load_model(run: Union[Run, PathLike], windows_dir: Optional[PathLike] = None
 
     from drivelab.checkpoints import load_weights
     from drivelab.config.validate import check
-    from drivelab.data.datamodule import WindowDataModule
+    from drivelab.data.windows.datamodule import WindowDataModule
     from drivelab.models.base import build_model
 
     run = run if isinstance(run, Run) else load_run(run)

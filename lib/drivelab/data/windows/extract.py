@@ -3,51 +3,24 @@
 A window is one target vehicle at one present time: its history (present included), its future, and the histories of
 its nearest neighbours on the same carriageway, all relative to the target's present position (x forward, y left).
 It also keeps the target's lane at every history and future step and the carriageway's lane count, so that
-transforms that move the present or mirror the road (`drivelab.data.augment`) can recompute the labels exactly.
+transforms that move the present or mirror the road (`drivelab.data.windows.augment`) can recompute the labels exactly.
 Everything is vectorised per carriageway over a dense (vehicle, time step) grid.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
 
-from drivelab.data import tracks as track_tables
+from drivelab.data.tracks import canonical
+from drivelab.data.windows.spec import WindowSpec
 
 FEATURES = ("x_m", "y_m", "vx_mps", "vy_mps")  # per history point, target and neighbours alike
 INTENTIONS = ("keep", "left", "right")  # lane-change intention classes, in label order
-INTENTION_HORIZON_S = 3.0
 POOL_MIN_BYTES = 32 * 2**20  # less track data than this is windowed faster in one process than a pool starts
-
-
-@dataclass(frozen=True)
-class WindowSpec:
-    sample_hz: int = 5
-    history_s: float = 3.0
-    future_s: float = 5.0
-    stride_s: float = 1.0
-    max_neighbours: int = 12
-    neighbour_radius_m: float = 150.0
-
-    @property
-    def history_steps(self) -> int:
-        return int(round(self.history_s * self.sample_hz)) + 1  # the present is the last history point
-
-    @property
-    def future_steps(self) -> int:
-        return int(round(self.future_s * self.sample_hz))
-
-    @property
-    def stride_steps(self) -> int:
-        return max(1, int(round(self.stride_s * self.sample_hz)))
-
-    @property
-    def intention_steps(self) -> int:
-        return min(self.future_steps, int(round(INTENTION_HORIZON_S * self.sample_hz)))
 
 
 def resample(tracks: pd.DataFrame, sample_hz: int) -> pd.DataFrame:
@@ -101,7 +74,7 @@ def _sampled_windows(sampled: pd.DataFrame, spec: WindowSpec) -> Dict[str, np.nd
 
 def recording_windows(path: Path, spec: WindowSpec, recording_index: int) -> Tuple[Dict[str, np.ndarray], Dict[str, int]]:
     """The windows of one canonical track file, tagged with `recording_index`, and the rows in and out of each step."""
-    table = track_tables.read(path)
+    table = canonical.read(path)
     sampled = resample(table, spec.sample_hz)
     windows = _sampled_windows(sampled, spec)
     windows["recording"] = np.full(len(windows["history"]), recording_index, np.int32)

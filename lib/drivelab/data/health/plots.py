@@ -8,9 +8,9 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from drivelab.data.health import DISCRETE, FEATURE_UNITS, FeatureSample
-from drivelab.data.store import SPLITS
-from drivelab.data.windows import INTENTIONS
+from drivelab.data.health.features import DISCRETE, FEATURE_UNITS, FeatureSample
+from drivelab.data.windows.store import SPLITS
+from drivelab.data.windows.extract import INTENTIONS
 
 COLOURS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c"}
 

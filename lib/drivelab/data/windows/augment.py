@@ -18,18 +18,19 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import torch
 
-from drivelab.data.windows import FEATURES, INTENTION_HORIZON_S
+from drivelab.data.windows.batch import Batch
+from drivelab.data.windows.extract import FEATURES
+from drivelab.data.windows.spec import INTENTION_HORIZON_S
 from drivelab.errors import DrivelabError
 
-Batch = Dict[str, torch.Tensor]
 Transform = Callable[..., Batch]
 
 X, Y, VX, VY = (FEATURES.index(name) for name in ("x_m", "y_m", "vx_mps", "vy_mps"))
-KEEP, LEFT, RIGHT = 0, 1, 2  # intention labels (drivelab.data.windows.INTENTIONS)
+KEEP, LEFT, RIGHT = 0, 1, 2  # intention labels (drivelab.data.windows.extract.INTENTIONS)
 
 
 def _chosen(batch: Batch, probability: float, generator: Optional[torch.Generator]) -> torch.Tensor:
@@ -162,7 +163,7 @@ def time_shift(batch: Batch, generator: Optional[torch.Generator] = None, probab
 
 
 def intention_labels(present_lane: torch.Tensor, future_lane: torch.Tensor) -> torch.Tensor:
-    """0 keep, 1 left, 2 right: the direction of the first lane change (as `drivelab.data.windows.intention_labels`)."""
+    """0 keep, 1 left, 2 right: the direction of the first lane change (as `drivelab.data.windows.extract.intention_labels`)."""
     changed = future_lane != present_lane[:, None]
     first = changed.long().argmax(dim=1)
     first_lane = future_lane.gather(1, first[:, None])[:, 0]

@@ -14,8 +14,8 @@ from typing import List
 import numpy as np
 import pandas as pd
 
-from drivelab.data import delimited, raw_tracks
-from drivelab.data.delimited import FileFormatError
+from drivelab.data.tracks import delimited, raw
+from drivelab.data.tracks.delimited import FileFormatError
 
 COLUMNS = [
     "Vehicle_ID", "Frame_ID", "Total_Frames", "Global_Time", "Local_X", "Local_Y", "Global_X", "Global_Y",
@@ -31,21 +31,23 @@ FILE_PATTERN = "*.txt"  # raw trajectory files, e.g. trajectories-0750am-0805am.
 SINGLE_CARRIAGEWAY = 0  # driving_direction of every NGSIM vehicle: one direction of travel per study area
 
 
-def find_files(path: Path) -> List[Path]:
-    """`path` itself when it is a file, else the raw trajectory files (*.txt) in the folder."""
+def find_recordings(path: Path) -> List[raw.RecordingFiles]:
+    """`path` itself when it is a file, else the raw trajectory files (*.txt) in the folder; vehicle ids repeat
+    across files, so every file is a recording of its own (id suffix: the file name without .txt)."""
     path = Path(path)
     if path.is_file():
-        return [path]
+        return [raw.RecordingFiles(path.stem, (path,))]
     if not path.is_dir():
         raise FileFormatError(f"{path}: no such NGSIM trajectory file or folder")
     files = sorted(p for p in path.glob(FILE_PATTERN) if p.is_file())
     if not files:
         raise FileFormatError(f"{path}: no NGSIM raw trajectory files ({FILE_PATTERN}) found")
-    return files
+    return [raw.RecordingFiles(file.stem, (file,)) for file in files]
 
 
-def ingest_file(path: Path, recording_id: str) -> raw_tracks.RawRecording:
+def read_recording(found: raw.RecordingFiles, recording_id: str) -> raw.RawRecording:
     """One raw trajectory file as raw canonical rows, with the lines that could not be converted."""
+    [path] = found.files
     original = delimited.read_bytes(path)
     data = delimited.collapse_whitespace(original)
     fields = delimited.first_field_count(data)
@@ -61,7 +63,7 @@ def ingest_file(path: Path, recording_id: str) -> raw_tracks.RawRecording:
     source_file = str(path)
     parsed = delimited.parse(data, path, COLUMNS, REQUIRED_COLUMNS, header=False)
     integer = ["Vehicle_ID", "Frame_ID", "v_Class", "Lane_ID"]
-    keep, bad_keys = raw_tracks.integer_columns(parsed, integer, original, source_file)
+    keep, bad_keys = raw.integer_columns(parsed, integer, original, source_file)
     columns = {name: values[keep] for name, values in parsed.columns.items()}
     order = np.lexsort((columns["Frame_ID"], columns["Vehicle_ID"]))
     columns = {name: values[order] for name, values in columns.items()}
@@ -80,8 +82,8 @@ def ingest_file(path: Path, recording_id: str) -> raw_tracks.RawRecording:
         "frame_rate_hz": FRAME_RATE_HZ,
         "declared_vehicles": None,
     }
-    rejected = pd.concat([raw_tracks.parse_rejects(parsed, source_file), bad_keys], ignore_index=True)
-    return raw_tracks.RawRecording(recording_id, pd.DataFrame(tracks), rejected, vehicles, facts)
+    rejected = pd.concat([raw.parse_rejects(parsed, source_file), bad_keys], ignore_index=True)
+    return raw.RawRecording(recording_id, pd.DataFrame(tracks), rejected, vehicles, facts)
 
 
 def to_canonical(columns: dict) -> dict:

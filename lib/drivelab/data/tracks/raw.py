@@ -1,5 +1,6 @@
-"""What an ingest reader hands to cleaning: one recording's canonical rows before validation, the source lines it
-could not convert (with their reason), the vehicles the source's meta data declares, and facts about the source.
+"""The contract between a source reader and cleaning. A reader finds `RecordingFiles` under a source path and reads
+each into a `RawRecording`: one recording's canonical rows before validation, the source lines it could not convert
+(with their reason), the vehicles the source's meta data declares, and facts about the source.
 
 On disk a raw recording is a folder under paths.data_dir/tracks_raw/<recording_id>/ holding tracks.parquet,
 rejected.parquet, vehicles.parquet and facts.json.
@@ -16,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from drivelab.atomic import write_json
-from drivelab.data import tracks as canonical
-from drivelab.data.delimited import ParsedTable, lines_at
+from drivelab.data.tracks import canonical
+from drivelab.data.tracks.delimited import ParsedTable, lines_at
 
 # Why a row or a track is quarantined. Row reasons reject single source lines; track reasons reject every row of
 # the track. The first group is found while reading the source (ingest), the rest by validation (clean).
@@ -54,6 +55,15 @@ REJECTED_COLUMNS: Dict[str, str] = {
     "detail": "string",
     "raw_text": "string",  # the source line as written, when the reader saw it
 }
+
+
+@dataclass(frozen=True)
+class RecordingFiles:
+    """One recording a reader found: the files it is read from, and the suffix of its id (`<source.name>_<suffix>`),
+    taken from the file names so that the id stays the same however many other recordings sit beside it."""
+
+    suffix: str
+    files: Tuple[Path, ...]
 
 
 @dataclass
