@@ -135,6 +135,17 @@ def test_augmenter_is_reproducible_for_a_seed_and_differs_across_seeds(windows):
     assert torch.equal(runs[0], runs[1]) and not torch.equal(runs[0], runs[2])
 
 
+def test_unknown_lanes_stay_unknown_when_mirrored_or_shifted(windows):
+    batch = as_batch(windows)
+    batch["lane"] = torch.full_like(batch["lane"], -1)
+    batch["lane_count"] = torch.zeros_like(batch["lane_count"])
+    batch["intention"] = torch.full_like(batch["intention"], -1)
+    batch["lane_change"] = torch.zeros_like(batch["lane_change"])
+    for out in (mirror_lateral(batch), time_shift(batch, torch.Generator().manual_seed(0), max_shift_steps=3,
+                                                  sample_hz=SPEC.sample_hz)):
+        assert (out["lane"] == -1).all() and (out["intention"] == -1).all() and not out["lane_change"].any()
+
+
 def test_a_config_entry_becomes_a_transform_and_unsafe_targets_are_refused(windows):
     augmenter = Augmenter({"drop_all": {"_target_": "drivelab.data.windows.augment.neighbour_dropout", "rate": 1.0},
                            "shift": {"_target_": "drivelab.data.windows.augment.time_shift"}}, spec={"sample_hz": 5})

@@ -5,7 +5,8 @@ import pytest
 
 from drivelab.data.tracks import canonical, highd
 from drivelab.data.windows import store
-from drivelab.data.windows.extract import intention_labels, make_windows, resample
+from drivelab.data.tracks.canonical import UNKNOWN_LANE
+from drivelab.data.windows.extract import UNKNOWN_INTENTION, intention_labels, lanes_known, make_windows, resample
 from drivelab.data.windows.spec import WindowSpec
 from drivelab.lineage import dvc_dir_md5
 from highd_files import Vehicle, write_recording
@@ -80,6 +81,16 @@ def test_intention_is_the_direction_of_the_first_lane_change():
     present = np.array([1, 1, 1, 1])
     future = np.array([[1, 1, 1], [1, 0, 0], [2, 2, 1], [1, 2, 1]])
     assert intention_labels(present, future).tolist() == [0, 1, 2, 2]
+
+
+def test_unknown_lanes_give_no_intention_and_no_lane_change():
+    from track_tables import platoon
+
+    table = platoon("rec", change_left_at_s=9.0).assign(lane=UNKNOWN_LANE)  # the changing car is not "kept"
+    windows = make_windows(table, SPEC)
+    assert len(windows["history"]) and not lanes_known(windows["lane"]).any()
+    assert (windows["intention"] == UNKNOWN_INTENTION).all() and not windows["lane_change"].any()
+    assert (windows["lane_count"] == 0).all()
 
 
 # --- data versions: normalisation, determinism, shards (canonical tracks built by hand in track_tables.py) ---

@@ -15,7 +15,7 @@ from typing import Dict, Mapping
 import numpy as np
 
 from drivelab.data.windows import store
-from drivelab.data.windows.extract import FEATURES, INTENTIONS
+from drivelab.data.windows.extract import FEATURES, INTENTIONS, lanes_known
 
 X, Y, VX, VY = (FEATURES.index(name) for name in ("x_m", "y_m", "vx_mps", "vy_mps"))
 
@@ -26,7 +26,7 @@ FEATURE_UNITS = {
     "lateral_speed_mps": "m/s",
     "headway_m": "m",  # centre to centre to the nearest neighbour ahead in the target's lane; missing when none
     "neighbour_count": "vehicles",  # neighbours present now, within the radius and the slot limit
-    "lane_change": "0/1",  # the target changes lane within the future
+    "lane_change": "0/1",  # the target changes lane within the future; missing where its lanes are unknown
 }
 DISCRETE = ("neighbour_count", "lane_change")
 
@@ -41,13 +41,16 @@ def window_features(arrays: Mapping[str, np.ndarray], sample_hz: int,
     ahead = present_mask & (neighbours_now[..., X] > 0) & (np.abs(neighbours_now[..., Y]) < lane_half_width_m)
     headway = np.where(ahead, neighbours_now[..., X], np.inf).min(axis=1, initial=np.inf)
     headway[~np.isfinite(headway)] = np.nan
+    lane_change = np.asarray(arrays["lane_change"], dtype=np.float64)
+    if "lane" in arrays:
+        lane_change[~lanes_known(np.asarray(arrays["lane"]))] = np.nan
     return {
         "speed_mps": np.hypot(present[:, VX], present[:, VY]),
         "acceleration_mps2": (history[:, -1, VX] - history[:, -2, VX]) * sample_hz,
         "lateral_speed_mps": present[:, VY],
         "headway_m": headway,
         "neighbour_count": present_mask.sum(axis=1).astype(np.float64),
-        "lane_change": np.asarray(arrays["lane_change"], dtype=np.float64),
+        "lane_change": lane_change,
     }
 
 
@@ -56,7 +59,7 @@ class FeatureSample:
     """Feature values of (an even sample of) every split of one data version, plus what sampling saw."""
 
     features: Dict[str, Dict[str, np.ndarray]]  # split -> feature -> values
-    intention: Dict[str, np.ndarray]  # split -> count per intention class
+    intention: Dict[str, np.ndarray]  # split -> count per intention class (windows with unknown lanes have none)
     stride: int  # every stride-th window was read
     values: int = 0  # array values read (history, future, neighbours)
     non_finite: int = 0
@@ -84,10 +87,12 @@ def sample_features(windows_dir: Path, max_windows: int = 1_000_000, lane_half_w
             local = np.arange((-int(start)) % stride, length, stride)  # global indices divisible by stride
             if local.size == 0:
                 continue
-            arrays = {key: shard[key][local] for key in ("history", "future", "neighbours", "neighbour_mask", "lane_change")}
+            keys = ("history", "future", "neighbours", "neighbour_mask", "lane_change", "lane")
+            arrays = {key: shard[key][local] for key in keys if key in shard}
             parts.append(window_features(arrays, sample_hz, lane_half_width_m))
             if "intention" in shard:
-                intention += np.bincount(shard["intention"][local].astype(np.int64), minlength=len(INTENTIONS))
+                labels = shard["intention"][local].astype(np.int64)
+                intention += np.bincount(labels[labels >= 0], minlength=len(INTENTIONS))
             for key in ("history", "future", "neighbours"):
                 sample.values += arrays[key].size
                 sample.non_finite += int(np.count_nonzero(~np.isfinite(arrays[key])))

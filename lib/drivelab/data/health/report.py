@@ -113,8 +113,8 @@ def report(windows_dir: Path, data_dir: Optional[Path] = None, max_windows: int 
         "counts": counts,
         "features": {name: describe(sample.pooled(name)) for name in FEATURE_UNITS},
         "lane_change_rate": lane_change_rate,
-        "intention_share": {name: round(float(count) / max(1, intention_total.sum()), 6)
-                            for name, count in zip(INTENTIONS, intention_total)},
+        "intention_share": {name: round(float(count) / intention_total.sum(), 6) if intention_total.sum() else None
+                            for name, count in zip(INTENTIONS, intention_total)},  # null: no window with known lanes
         "missing": {
             "headway_no_leader_rate": describe(sample.pooled("headway_m"))["missing_rate"],
             "empty_neighbour_slot_rate": round(sample.empty_slots / max(1, sample.neighbour_slots), 6),
@@ -139,7 +139,9 @@ def _finite(value: float, digits: int = 4) -> Optional[float]:
 
 
 def _rate(values: np.ndarray) -> Optional[float]:
-    return round(float(np.mean(values)), 6) if len(values) else None
+    """The mean of the known values (a window with unknown lanes has no lane-change value); null without any."""
+    known = values[np.isfinite(values)]
+    return round(float(np.mean(known)), 6) if len(known) else None
 
 
 def write_report(windows_dir: Path, data_dir: Path, output_dir: Path, max_windows: int = 1_000_000,
@@ -170,7 +172,8 @@ def format_report(health: dict) -> str:
         psi = health["split_shift_psi"][name]
         lines.append(f"  {name:<20}{cells}{missing_pct:>8.1f}%" + (f"{psi:>16.3f}" if psi is not None else f"{'-':>16}"))
     missing = health["missing"]
-    lines.append(f"  lane-change rate {health['lane_change_rate']['all']:.3f}; empty neighbour slots "
+    rate = health["lane_change_rate"]["all"]
+    lines.append(f"  lane-change rate {'unknown (no lanes)' if rate is None else f'{rate:.3f}'}; empty neighbour slots "
                  f"{100 * missing['empty_neighbour_slot_rate']:.1f}%; "
                  f"non-finite values {missing['non_finite_value_rate']:.2g}")
     for stage, figures in health["flow"].items():

@@ -52,7 +52,7 @@ SCHEMA: Dict[str, Column] = {
     "ay_mps2": Column("m/s^2", -20.0, 20.0),
     "length_m": Column("m", 0.5, 40.0),
     "width_m": Column("m", 0.3, 6.0),
-    "lane": Column("lane index", 0, 31),
+    "lane": Column("lane index", canonical.UNKNOWN_LANE, 31),  # UNKNOWN_LANE: the source has no lanes
     "vehicle_class": Column("-", allowed=("Car", "Truck", "Motorcycle")),
     "driving_direction": Column("-", allowed=(0, 1, 2)),
 }

@@ -64,6 +64,17 @@ def read_recording(found: raw.RecordingFiles, recording_id: str) -> raw.RawRecor
     parsed = delimited.parse(data, path, COLUMNS, REQUIRED_COLUMNS, header=False)
     integer = ["Vehicle_ID", "Frame_ID", "v_Class", "Lane_ID"]
     keep, bad_keys = raw.integer_columns(parsed, integer, original, source_file)
+    no_lane = keep & (parsed.columns["Lane_ID"] < 1)  # NGSIM lanes count from 1; 0 is not an unknown lane
+    if no_lane.any():
+        bad_keys = pd.concat([bad_keys, raw.conform_rejected(pd.DataFrame({
+            "source_file": source_file, "source_line": parsed.source_line[no_lane],
+            "track_id": parsed.columns["Vehicle_ID"][no_lane].astype(np.int64),
+            "frame": parsed.columns["Frame_ID"][no_lane].astype(np.int64), "reason": "out_of_range",
+            "detail": [f"column 'Lane_ID' = {value:g} is not a lane (they count from 1)"
+                       for value in parsed.columns["Lane_ID"][no_lane]],
+            "raw_text": delimited.lines_at(original, parsed.source_line[no_lane]),
+        }))], ignore_index=True)
+        keep &= ~no_lane
     columns = {name: values[keep] for name, values in parsed.columns.items()}
     order = np.lexsort((columns["Frame_ID"], columns["Vehicle_ID"]))
     columns = {name: values[order] for name, values in columns.items()}

@@ -23,7 +23,7 @@ from drivelab.atomic import replace_dir
 from drivelab.data.tracks import canonical
 from drivelab.data.windows import store
 from drivelab.data.windows.extract import (FEATURES, INTENTIONS, POOL_MIN_BYTES, constant_velocity, empty_windows,
-                                           windows_by_recording)
+                                           lanes_known, windows_by_recording)
 from drivelab.data.windows.normalisation import NormalisationFit
 from drivelab.data.windows.spec import WindowSpec
 from drivelab.data.windows.split import split_recordings
@@ -106,17 +106,21 @@ def _template(spec: WindowSpec) -> Dict[str, np.ndarray]:
 
 
 class Summary:
-    """Counts, lane-change share and constant velocity's test RMSE@5s, accumulated recording by recording."""
+    """Counts, lane-change share (of the windows whose lanes are known) and constant velocity's test RMSE@5s,
+    accumulated recording by recording."""
 
     def __init__(self, spec: WindowSpec) -> None:
         self.spec = spec
         self.windows = 0
+        self.known_lanes = 0
         self.lane_changes = 0
         self.test_sums: Dict[str, torch.Tensor] = {}
 
     def update(self, split: str, windows: Dict[str, np.ndarray]) -> None:
         self.windows += len(windows["lane_change"])
-        self.lane_changes += int(windows["lane_change"].sum())
+        known = lanes_known(windows["lane"])
+        self.known_lanes += int(known.sum())
+        self.lane_changes += int((windows["lane_change"] & known).sum())
         if split == "test" and len(windows["future"]):
             cv = constant_velocity(windows["history"], self.spec.future_steps, self.spec.sample_hz)
             sums = error_sums(torch.from_numpy(cv), torch.from_numpy(windows["future"]), self.spec.sample_hz)
@@ -126,7 +130,7 @@ class Summary:
         errors = summarize(self.test_sums, self.spec.future_steps, self.spec.sample_hz) if self.test_sums else {}
         return {
             "windows": self.windows,
-            "lane_change_fraction": round(self.lane_changes / self.windows, 4) if self.windows else 0.0,
+            "lane_change_fraction": round(self.lane_changes / self.known_lanes, 4) if self.known_lanes else None,
             "cv_test_rmse_5s": round(errors.get("rmse_5s", float("nan")), 4),
         }
 
@@ -141,6 +145,10 @@ def print_summary(info: dict, windows_dir: Path) -> None:
     print(f"  splits: {sizes}")
     shards = ", ".join(f"{name} {s['shards']}" for name, s in splits.items())
     print(f"  shards: {shards} (at most {info['spec']['windows_per_shard']} windows each)")
-    print(f"  lane-change windows: {100 * facts['lane_change_fraction']:.1f}%"
-          + ("  (under 3%: traffic too uniform to learn from)" if facts["lane_change_fraction"] < 0.03 else ""))
+    fraction = facts["lane_change_fraction"]
+    if fraction is None:
+        print("  lane-change windows: unknown (the source has no lanes)")
+    else:
+        print(f"  lane-change windows: {100 * fraction:.1f}%"
+              + ("  (under 3%: traffic too uniform to learn from)" if fraction < 0.03 else ""))
     print(f"  constant-velocity RMSE@5s on test: {facts['cv_test_rmse_5s']:.3f} m")
