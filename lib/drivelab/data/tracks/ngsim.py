@@ -104,7 +104,7 @@ def to_canonical(columns: dict) -> dict:
     y_m = -columns["Local_X"] * METRES_PER_FOOT
     track_id = columns["Vehicle_ID"].astype(np.int64)
     time_s = columns["Frame_ID"] / FRAME_RATE_HZ
-    vy_mps = time_derivative(track_id, time_s, y_m)
+    vy_mps = raw.time_derivative(track_id, time_s, y_m)
     codes = columns["v_Class"].astype(np.int64)
     names = np.array([VEHICLE_CLASSES.get(int(code), f"class {int(code)}") for code in np.unique(codes)], dtype=object)
     vehicle_class = names[np.searchsorted(np.unique(codes), codes)]
@@ -118,25 +118,10 @@ def to_canonical(columns: dict) -> dict:
         "vx_mps": columns["v_Vel"] * METRES_PER_FOOT,  # NGSIM gives speed; along the lane it is the forward speed
         "vy_mps": vy_mps,
         "ax_mps2": columns["v_Acc"] * METRES_PER_FOOT,
-        "ay_mps2": time_derivative(track_id, time_s, vy_mps),
+        "ay_mps2": raw.time_derivative(track_id, time_s, vy_mps),
         "length_m": length_m,
         "width_m": columns["v_Width"] * METRES_PER_FOOT,
         "lane": (columns["Lane_ID"] - 1).astype(np.int16),
         "vehicle_class": vehicle_class,
         "driving_direction": np.full(len(track_id), SINGLE_CARRIAGEWAY, dtype=np.int8),
     }
-
-
-def time_derivative(track_id: np.ndarray, time_s: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Per-track derivative from rows sorted by (track, time): mean of the one-sided slopes; 0 for a lone row."""
-    if len(values) < 2:
-        return np.zeros(len(values))
-    step_s = np.diff(time_s)
-    same_track = (track_id[1:] == track_id[:-1]) & (step_s > 0)
-    slope = np.where(same_track, np.diff(values) / np.where(same_track, step_s, 1.0), np.nan)
-    before = np.concatenate([[np.nan], slope])
-    after = np.concatenate([slope, [np.nan]])
-    both = np.stack([before, after])
-    count = np.isfinite(both).sum(axis=0)
-    total = np.where(np.isfinite(both), both, 0.0).sum(axis=0)
-    return np.where(count > 0, total / np.maximum(count, 1), 0.0)

@@ -28,6 +28,7 @@ REASONS: Dict[str, str] = {
     "nan_or_inf": "row: a required value is missing, NaN or infinite",
     "out_of_range": "row: a value outside the declared schema's range (or an id/frame/lane that is not an integer)",
     "not_in_meta": "track: no usable row in the source's vehicle meta file, so direction/class are unknown",
+    "not_motor_vehicle": "track: an agent that is not a motor vehicle (pedestrian, bicycle): not predicted here",
     "duplicate_exact": "row: an identical copy of another (track, frame) row; the first copy is kept",
     "duplicate_conflict": "row: several different rows for one (track, frame); none can be trusted",
     "outside_meta_frames": "row: frame outside the initialFrame..finalFrame its meta row declares",
@@ -35,7 +36,7 @@ REASONS: Dict[str, str] = {
     "position_spike": "row: one position far off the track on both sides (a tracking glitch); the row alone goes",
     "position_jump": "track: a position jump far beyond what the speed allows (e.g. an id reused for another vehicle)",
 }
-TRACK_REASONS = ("not_in_meta", "direction_mismatch", "position_jump")
+TRACK_REASONS = ("not_in_meta", "not_motor_vehicle", "direction_mismatch", "position_jump")
 
 # Per-vehicle facts declared by the source (null where the source does not declare them).
 VEHICLE_COLUMNS: Dict[str, str] = {
@@ -114,6 +115,21 @@ def integer_columns(parsed: ParsedTable, names: Sequence[str], data: bytes, sour
         "detail": detail[bad], "raw_text": lines_at(data, parsed.source_line[bad]),
     })
     return keep, conform_rejected(rejected)
+
+
+def time_derivative(track_id: np.ndarray, time_s: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per-track derivative from rows sorted by (track, time): mean of the one-sided slopes; 0 for a lone row."""
+    if len(values) < 2:
+        return np.zeros(len(values))
+    step_s = np.diff(time_s)
+    same_track = (track_id[1:] == track_id[:-1]) & (step_s > 0)
+    slope = np.where(same_track, np.diff(values) / np.where(same_track, step_s, 1.0), np.nan)
+    before = np.concatenate([[np.nan], slope])
+    after = np.concatenate([slope, [np.nan]])
+    both = np.stack([before, after])
+    count = np.isfinite(both).sum(axis=0)
+    total = np.where(np.isfinite(both), both, 0.0).sum(axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
 
 
 def parse_rejects(parsed: ParsedTable, source_file: str) -> pd.DataFrame:

@@ -13,7 +13,7 @@ reader module offers the same two functions, and nothing else is asked of it:
         empty, a required column absent) is a `delimited.FileFormatError` naming the file and column.
 
 Adding a format takes three things: a reader module beside the others (rows in the canonical frame: metres,
-seconds, vehicle centre, forward = +x, left = +y, lane 0 = the driver's leftmost; parse text with `delimited`
+seconds, vehicle centre, forward = +x, left = +y, lanes or `canonical.UNKNOWN_LANE`; parse text with `delimited`
 so bad lines become quarantined rows), one line in `SOURCES` below, and `conf/source/<name>.yaml` (name, format,
 path, a comment on each key) so that `drivelab prepare source=<name> source.path=...` selects it.
 """
@@ -38,9 +38,11 @@ class Source:
 
 
 SOURCES: Dict[str, Source] = {
-    "highd": Source("drivelab.data.tracks.highd",
-                    "highD XX_tracks.csv + XX_tracksMeta.csv + XX_recordingMeta.csv (also what `drivelab simulate` writes)"),
+    "highd": Source("drivelab.data.tracks.highd", "highD XX_tracks.csv + XX_tracksMeta.csv + XX_recordingMeta.csv "
+                                                  "(also what `drivelab simulate` writes)"),
     "ngsim": Source("drivelab.data.tracks.ngsim", "NGSIM US-101 / I-80 raw trajectory files, one recording per file"),
+    "interaction": Source("drivelab.data.tracks.interaction",
+                          "INTERACTION vehicle_tracks_NNN.csv, one recording per file; lanes unknown"),
 }
 
 
