@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the sp
 from highd_files import LOWER_MARKINGS, UPPER_MARKINGS, Vehicle, read_lines, write_lines, write_recording  # noqa: E402
 from ngsim_files import NgsimVehicle, write_trajectories  # noqa: E402
 
-from drivelab.data import clean, ingest  # noqa: E402
+from drivelab.data.tracks import clean, ingest  # noqa: E402
 
 
 def highd_vehicles(count: int, seed: int) -> list:

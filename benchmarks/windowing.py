@@ -23,9 +23,11 @@ from typing import Dict, List
 import numpy as np
 import pandas as pd
 
-from drivelab.commands.windows import build
-from drivelab.data import tracks
-from drivelab.data.windows import FEATURES, WindowSpec, intention_labels, resample, windows_by_recording
+from drivelab.config.validate import compose
+from drivelab.data.tracks import canonical
+from drivelab.data.windows.build import build
+from drivelab.data.windows.extract import FEATURES, intention_labels, resample, windows_by_recording
+from drivelab.data.windows.spec import WindowSpec
 
 SPLIT = {"val_fraction": 0.15, "test_fraction": 0.15, "seed": 0}
 
@@ -118,22 +120,22 @@ def main(argv: List[str] | None = None) -> None:
     parser.add_argument("--pandas-windows", type=int, default=200, help="windows the pandas version builds (it is slow)")
     parser.add_argument("--copies", type=int, default=8, help="times the recordings are repeated for the build timing")
     args = parser.parse_args(argv)
-    spec = WindowSpec()
+    spec = WindowSpec.from_config(compose("prepare").windows)  # the settings of conf/windows/default.yaml
     with tempfile.TemporaryDirectory(prefix="drivelab-bench-") as scratch:
         data_dir = args.data_dir
         if data_dir is None:
             data_dir = Path(scratch) / "data"
             print(f"simulating {args.episodes} episodes into {data_dir} ...", flush=True)
             simulate(data_dir, args.episodes)
-        files = tracks.recording_files(Path(data_dir) / "tracks")
-        rows = sum(len(tracks.read(path)) for path in files)
+        files = canonical.recording_files(Path(data_dir) / "tracks")
+        rows = sum(len(canonical.read(path)) for path in files)
 
         windows = all_windows(files, spec)
         n_windows = sum(len(w["history"]) for w in windows)
         vector_s = timed(lambda: all_windows(files, spec), repeats=3)
         first_s = timed(lambda: all_windows(files[:1], spec), repeats=3)
         started = time.perf_counter()
-        reference = pandas_windows(tracks.read(files[0]), spec, args.pandas_windows)
+        reference = pandas_windows(canonical.read(files[0]), spec, args.pandas_windows)
         pandas_s = time.perf_counter() - started
         identical = same_windows(reference, windows[0])
 

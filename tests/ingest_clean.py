@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from drivelab.data import clean, ingest, tracks
+from drivelab.data.tracks import canonical, clean, ingest
 
 
 @dataclass
@@ -27,6 +27,6 @@ def ingest_and_clean(source_path: Path, data_dir: Path, source_format: str = "hi
     ingest.ingest(data_dir, source_format, name, str(source_path), workers)
     clean.clean(data_dir, max_jump_m, workers)
     files = sorted((data_dir / "tracks").glob("*.parquet"))
-    kept = pd.concat([tracks.read(path) for path in files], ignore_index=True) if files else pd.DataFrame()
+    kept = pd.concat([canonical.read(path) for path in files], ignore_index=True) if files else pd.DataFrame()
     return Cleaned(kept, pd.read_parquet(data_dir / clean.QUARANTINE_FILE),
                    json.loads((data_dir / clean.REPORT_FILE).read_text()), data_dir)

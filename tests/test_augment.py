@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from drivelab.data.augment import Augmenter, mirror_lateral, neighbour_dropout, positional_noise, time_shift
-from drivelab.data.windows import WindowSpec, make_windows
+from drivelab.data.windows.augment import Augmenter, mirror_lateral, neighbour_dropout, positional_noise, time_shift
+from drivelab.data.windows.extract import make_windows
 from drivelab.errors import DrivelabError
 from track_tables import platoon
+from window_specs import default_spec
 
-SPEC = WindowSpec(stride_s=0.2)  # a window at every step, so a shifted window can be compared with a stored one
+SPEC = default_spec(stride_s=0.2)  # a window at every step, so a shifted window can be compared with a stored one
 TRANSFORMS = {
     "mirror": lambda batch, g: mirror_lateral(batch, generator=g, probability=0.5),
     "noise": lambda batch, g: positional_noise(batch, generator=g, std_m=0.3, velocity_std_mps=0.2),
@@ -134,20 +135,31 @@ def test_augmenter_is_reproducible_for_a_seed_and_differs_across_seeds(windows):
     assert torch.equal(runs[0], runs[1]) and not torch.equal(runs[0], runs[2])
 
 
+def test_unknown_lanes_stay_unknown_when_mirrored_or_shifted(windows):
+    batch = as_batch(windows)
+    batch["lane"] = torch.full_like(batch["lane"], -1)
+    batch["lane_count"] = torch.zeros_like(batch["lane_count"])
+    batch["intention"] = torch.full_like(batch["intention"], -1)
+    batch["lane_change"] = torch.zeros_like(batch["lane_change"])
+    for out in (mirror_lateral(batch), time_shift(batch, torch.Generator().manual_seed(0), max_shift_steps=3,
+                                                  sample_hz=SPEC.sample_hz)):
+        assert (out["lane"] == -1).all() and (out["intention"] == -1).all() and not out["lane_change"].any()
+
+
 def test_a_config_entry_becomes_a_transform_and_unsafe_targets_are_refused(windows):
-    augmenter = Augmenter({"drop_all": {"_target_": "drivelab.data.augment.neighbour_dropout", "rate": 1.0},
-                           "shift": {"_target_": "drivelab.data.augment.time_shift"}}, spec={"sample_hz": 5})
+    augmenter = Augmenter({"drop_all": {"_target_": "drivelab.data.windows.augment.neighbour_dropout", "rate": 1.0},
+                           "shift": {"_target_": "drivelab.data.windows.augment.time_shift"}}, spec={"sample_hz": 5})
     out = augmenter(as_batch(windows))
     assert not out["neighbour_mask"].any()
     with pytest.raises(DrivelabError, match="not allowed"):
         Augmenter({"evil": {"_target_": "os.system"}})
     with pytest.raises(DrivelabError, match="probability=2"):
-        Augmenter({"mirror": {"_target_": "drivelab.data.augment.mirror_lateral", "probability": 2}})
+        Augmenter({"mirror": {"_target_": "drivelab.data.windows.augment.mirror_lateral", "probability": 2}})
 
 
 def test_augment_options_compose_and_reach_training_batches_only(tmp_path):
-    from drivelab.commands.windows import build
     from drivelab.config.registry import instantiate
+    from drivelab.data.windows.build import build
     from drivelab.config.validate import compose
     from track_tables import write_platoons
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from drivelab.data.clean import QUARANTINE_COLUMNS
+from drivelab.data.tracks.clean import QUARANTINE_COLUMNS
 from drivelab.errors import DrivelabError
 from highd_files import Vehicle, read_lines, write_lines, write_recording
 from ingest_clean import ingest_and_clean

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import drivelab, read_json, train
-from drivelab.data import store
+from drivelab.data.windows import store
 from drivelab.lineage import dvc_dir_md5
 
 pytestmark = pytest.mark.slow

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from conftest import BIN_DIR, cli_env, drivelab, read_json
-from drivelab.commands.windows import build
-from drivelab.data import drift, tracks
-from drivelab.data.windows import WindowSpec
+from drivelab.data.health import drift
+from drivelab.data.tracks import canonical
+from drivelab.data.windows.build import build
 from track_tables import platoon
+from window_specs import default_spec
 
 SPLIT = {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}
 
@@ -21,8 +22,8 @@ def version(folder, speeds, names=None):
     """A data version of platoon recordings, one per speed (recordings differ, so the split mixes speeds)."""
     names = names or [f"rec_{i}" for i in range(len(speeds))]
     for name, speed in zip(names, speeds):
-        tracks.write(platoon(name, lanes=3, speed_mps=speed, change_left_at_s=9.0), folder / "tracks" / f"{name}.parquet")
-    build(folder / "tracks", folder / "windows", WindowSpec(), SPLIT, 1 << 27, 1)
+        canonical.write(platoon(name, lanes=3, speed_mps=speed, change_left_at_s=9.0), folder / "tracks" / f"{name}.parquet")
+    build(folder / "tracks", folder / "windows", default_spec(), SPLIT, 1 << 27, 1)
     return folder
 
 

@@ -59,6 +59,16 @@ def test_slices_of_a_hand_made_batch():
     assert (masks["free_flow"] == ~masks["dense"]).all()
 
 
+def test_lane_slices_claim_nothing_where_lanes_are_unknown():
+    batch = hand_made_batch()
+    batch["lane"] = torch.ones(8, 41, dtype=torch.int8)
+    batch["lane"][4:] = -1  # windows 4..7 come from a source without lanes
+    masks = slice_masks(batch, sample_hz=5)
+    assert masks["lane_change"].tolist() == [False, True] + [False] * 6
+    assert masks["lane_keep"].tolist() == [True, False, True, True] + [False] * 4
+    assert masks["all"].all()
+
+
 def test_slice_metrics_are_the_metrics_of_the_slice_alone(tmp_path):
     batch = hand_made_batch()
     model = ConstantVelocity(SHAPES)

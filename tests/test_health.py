@@ -5,11 +5,13 @@ import json
 import pytest
 
 from conftest import drivelab, read_json
-from drivelab.commands.windows import build
-from drivelab.data import health
-from drivelab.data.windows import WindowSpec
+from drivelab.data.health import report as health
+from drivelab.data.tracks import canonical
+from drivelab.data.tracks.canonical import UNKNOWN_LANE
+from drivelab.data.windows.build import build
 from drivelab.lineage import dvc_dir_md5
-from track_tables import write_platoons
+from track_tables import platoon, write_platoons
+from window_specs import default_spec
 
 SPLIT = {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}
 
@@ -17,7 +19,7 @@ SPLIT = {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}
 def platoon_version(tmp_path, **platoon):
     """6 recordings of 2 lanes x 3 cars, 30 m apart at 20 m/s for 20 s: 12 windows per car, 432 in all."""
     write_platoons(tmp_path, 6, **platoon)
-    build(tmp_path / "tracks", tmp_path / "windows", WindowSpec(max_neighbours=8, neighbour_radius_m=50.0), SPLIT, 1 << 27, 1)
+    build(tmp_path / "tracks", tmp_path / "windows", default_spec(max_neighbours=8, neighbour_radius_m=50.0), SPLIT, 1 << 27, 1)
     return health.report(tmp_path / "windows", tmp_path)
 
 
@@ -48,6 +50,18 @@ def test_lane_change_rate_and_intention_share_count_the_changing_car(tmp_path):
     assert report["lane_change_rate"]["all"] == pytest.approx(5 / 72, abs=1e-6)
     assert report["intention_share"]["left"] == pytest.approx(3 / 72, abs=1e-6)
     assert report["intention_share"]["right"] == 0.0
+
+
+def test_a_version_without_lanes_reports_lane_changes_and_intentions_as_unknown(tmp_path):
+    for number in range(6):
+        table = platoon(f"rec_{number}", change_left_at_s=9.0).assign(lane=UNKNOWN_LANE)
+        canonical.write(table, tmp_path / "tracks" / f"rec_{number}.parquet")
+    build(tmp_path / "tracks", tmp_path / "windows", default_spec(), SPLIT, 1 << 27, 1)
+    report = health.report(tmp_path / "windows", tmp_path)
+    assert report["lane_change_rate"] == {"train": None, "val": None, "test": None, "all": None}
+    assert set(report["intention_share"].values()) == {None}
+    assert report["features"]["lane_change"]["missing_rate"] == 1.0
+    assert "lane-change rate unknown (no lanes)" in health.format_report(report)
 
 
 def test_flow_collects_ingest_clean_and_stage_records(tmp_path):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import drivelab
-from drivelab.data import ingest
-from drivelab.data.delimited import FileFormatError
+from drivelab.data.tracks import ingest
+from drivelab.data.tracks.delimited import FileFormatError
 from drivelab.errors import DrivelabError
 from highd_files import Vehicle, read_lines, write_lines, write_recording
 from ingest_clean import ingest_and_clean

@@ -120,6 +120,22 @@ def test_lane_context_reads_history_lanes_and_neighbouring_lanes_only():
     assert torch.equal(lane_context(batch), context)
 
 
+def test_lane_context_is_zero_where_lanes_are_unknown():
+    batch = make_batch()
+    batch["lane"][3:] = -1  # a source without lanes
+    batch["lane_count"][3:] = 0
+    context = lane_context(batch)
+    assert (context[3:] == 0).all() and (context[:3, 16:] == 1).all()
+
+
+def test_intention_task_refuses_windows_without_lane_labels():
+    batch = make_batch()
+    batch["intention"][2] = -1
+    model = model_for("intention_gru", batch)
+    with pytest.raises(DrivelabError, match="no lane-change intention labels"):
+        model.loss(model(batch), batch)
+
+
 @pytest.mark.parametrize("option", ["mlp", "gru", "interaction", "intention_gru"])
 def test_lane_history_changes_the_prediction_and_future_lanes_do_not(option):
     batch = make_batch()

@@ -12,7 +12,7 @@ import pytest
 from conftest import PROJECT_ROOT, read_json
 from drivelab import notebook as nb
 from drivelab.config.validate import ConfigError
-from drivelab.data.windows import constant_velocity
+from drivelab.data.windows.extract import constant_velocity
 from drivelab.errors import DrivelabError, MissingInputError
 
 

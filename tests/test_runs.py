@@ -5,7 +5,7 @@ import yaml
 
 from conftest import drivelab, read_json, train
 from drivelab import runs
-from drivelab.data import store
+from drivelab.data.windows import store
 from drivelab.errors import ConfigError
 
 

@@ -23,9 +23,9 @@ PROBE = textwrap.dedent("""
     import numpy as np
     sys.path.insert(0, sys.argv[3])
     from track_tables import write_platoons
-    from drivelab.commands.windows import build
-    from drivelab.data import store
-    from drivelab.data.windows import WindowSpec
+    from drivelab.data.windows import store
+    from drivelab.data.windows.build import build
+    from window_specs import default_spec
 
     def rss_anon():
         with open("/proc/self/status") as status:
@@ -49,7 +49,7 @@ PROBE = textwrap.dedent("""
 
     data_dir, shard_bytes = Path(sys.argv[1]), int(float(sys.argv[2]) * 2**20)
     # The bounds below are in shards for windows of 8 neighbour slots (the recording being windowed scales with them).
-    split, spec = {"val_fraction": 0.1, "test_fraction": 0.1, "seed": 0}, WindowSpec(max_neighbours=8)
+    split, spec = {"val_fraction": 0.1, "test_fraction": 0.1, "seed": 0}, default_spec(max_neighbours=8)
     write_platoons(data_dir / "warm", 3, lanes=3, vehicles_per_lane=8, duration_s=60)
     build(data_dir / "warm" / "tracks", data_dir / "warm" / "windows", spec, split, shard_bytes, 1)
     write_platoons(data_dir, 24, lanes=3, vehicles_per_lane=8, duration_s=60)

@@ -1,4 +1,4 @@
-"""`drivelab simulate`: deterministic highD-format recordings with consistent geometry and neighbours."""
+"""Simulated recordings: deterministic highD-format files with consistent geometry and neighbours."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from omegaconf import OmegaConf
-
-from drivelab.commands import simulate
+from drivelab.sim.recordings import write_recordings
 
 LANES = 3
 ROAD_LENGTH_M = 2500.0
@@ -32,32 +30,14 @@ HIGHD_RECORDING_META = (
 HEADERS = {"tracks": HIGHD_TRACKS, "tracksMeta": HIGHD_TRACKS_META, "recordingMeta": HIGHD_RECORDING_META}
 
 
-def make_cfg(data_dir: Path, workers: int = 1, episodes: int = 2) -> OmegaConf:
-    return OmegaConf.create(
-        {
-            "paths": {"data_dir": str(data_dir)},
-            "simulate": {
-                "episodes": episodes,
-                "seed": SEED,
-                "workers": workers,
-                "duration_s": 12.0,
-                "sample_hz": 10,
-                "lanes": LANES,
-                "vehicles": 20,
-                "speed_range_mps": [18.0, 34.0],
-                "randomize_behavior": True,
-                "truck_fraction": 0.2,
-                "road_length_m": ROAD_LENGTH_M,
-            },
-        }
-    )
+# Keyword arguments of simulate_episode.
+EPISODE = {"duration_s": 12.0, "sample_hz": 10, "lanes": LANES, "vehicles": 20, "speed_range_mps": [18.0, 34.0],
+           "randomize_behavior": True, "truck_fraction": 0.2, "road_length_m": ROAD_LENGTH_M}
 
 
-def episode_kwargs() -> dict:
-    """simulate_episode keyword arguments matching make_cfg."""
-    sim = make_cfg(Path("."))["simulate"]
-    keys = ["duration_s", "sample_hz", "lanes", "vehicles", "randomize_behavior", "truck_fraction", "road_length_m"]
-    return {key: sim[key] for key in keys} | {"speed_range_mps": list(sim["speed_range_mps"])}
+def simulate(raw_dir: Path, workers: int = 1, episodes: int = 2) -> Path:
+    write_recordings(raw_dir, episodes, SEED, workers, **EPISODE)
+    return raw_dir
 
 
 def file_bytes(raw_dir: Path) -> dict:
@@ -66,9 +46,7 @@ def file_bytes(raw_dir: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def raw_dir(tmp_path_factory) -> Path:
-    data_dir = tmp_path_factory.mktemp("sim") / "data"
-    simulate.main(make_cfg(data_dir))
-    return data_dir / "raw"
+    return simulate(tmp_path_factory.mktemp("sim") / "data" / "raw")
 
 
 def read_recording(raw_dir: Path, recording_id: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
@@ -87,16 +65,14 @@ def test_reruns_are_byte_identical_for_any_worker_count(raw_dir, tmp_path):
     names = ("recordingMeta", "tracks", "tracksMeta")
     assert sorted(first) == [f"{rid:02d}_{name}.csv" for rid in (1, 2) for name in names]
 
-    simulate.main(make_cfg(tmp_path / "parallel", workers=2))
-    assert file_bytes(tmp_path / "parallel" / "raw") == first
+    assert file_bytes(simulate(tmp_path / "parallel", workers=2)) == first
 
     # A smaller rerun over a bigger one's output leaves none of its recordings, but keeps unrelated files.
-    again = tmp_path / "again"
-    simulate.main(make_cfg(again, episodes=3))
-    (again / "raw" / "notes.txt").write_text("not a recording")
-    simulate.main(make_cfg(again))
-    assert file_bytes(again / "raw") == first
-    assert (again / "raw" / "notes.txt").exists()
+    again = simulate(tmp_path / "again", episodes=3)
+    (again / "notes.txt").write_text("not a recording")
+    simulate(again)
+    assert file_bytes(again) == first
+    assert (again / "notes.txt").exists()
 
 
 def test_files_have_highd_columns_and_parse(raw_dir):
@@ -128,7 +104,7 @@ def test_geometry_matches_direction_and_lane_markings(raw_dir, recording_id):
     centre_x = tracks["x"] + tracks["width"] / 2
     centre_y = tracks["y"] + tracks["height"] / 2
 
-    simulated = simulate_episode(SEED + recording_id - 1, **episode_kwargs())
+    simulated = simulate_episode(SEED + recording_id - 1, **EPISODE)
     assert len(simulated) == len(tracks)
     if recording_id % 2 == 0:
         assert (tracks["xVelocity"] > 0).all() and (tracks_meta["drivingDirection"] == 2).all()

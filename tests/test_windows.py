@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 
-from drivelab.data import highd, store
-from drivelab.data.windows import WindowSpec, intention_labels, make_windows, resample
+from drivelab.data.tracks import canonical, highd
+from drivelab.data.windows import store
+from drivelab.data.tracks.canonical import UNKNOWN_LANE
+from drivelab.data.windows.extract import UNKNOWN_INTENTION, intention_labels, lanes_known, make_windows, resample
+from drivelab.data.windows.spec import WindowSpec
 from drivelab.lineage import dvc_dir_md5
 from highd_files import Vehicle, write_recording
 
@@ -14,7 +17,7 @@ SPEC = WindowSpec(sample_hz=5, history_s=3.0, future_s=5.0, stride_s=1.0, max_ne
 def read(tmp_path, vehicles, frame_rate=25.0):
     write_recording(tmp_path, 1, vehicles, frame_rate)
     [recording] = highd.find_recordings(tmp_path)
-    return highd.read_recording(recording, "rec_01")
+    return canonical.conform(highd.read_recording(recording, "rec_01").tracks)
 
 
 def test_lower_carriageway_drives_forward_and_right_is_negative_y(tmp_path):
@@ -80,13 +83,23 @@ def test_intention_is_the_direction_of_the_first_lane_change():
     assert intention_labels(present, future).tolist() == [0, 1, 2, 2]
 
 
+def test_unknown_lanes_give_no_intention_and_no_lane_change():
+    from track_tables import platoon
+
+    table = platoon("rec", change_left_at_s=9.0).assign(lane=UNKNOWN_LANE)  # the changing car is not "kept"
+    windows = make_windows(table, SPEC)
+    assert len(windows["history"]) and not lanes_known(windows["lane"]).any()
+    assert (windows["intention"] == UNKNOWN_INTENTION).all() and not windows["lane_change"].any()
+    assert (windows["lane_count"] == 0).all()
+
+
 # --- data versions: normalisation, determinism, shards (canonical tracks built by hand in track_tables.py) ---
 
 SPLIT = {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}
 
 
 def build_platoons(tmp_path, count=6, shard_bytes=1 << 27, workers=1, folder="windows", min_pool_bytes=0, **platoon):
-    from drivelab.commands.windows import build
+    from drivelab.data.windows.build import build
     from track_tables import write_platoons
 
     tracks_dir = write_platoons(tmp_path, count, **platoon) if not (tmp_path / "tracks").is_dir() else tmp_path / "tracks"
@@ -94,11 +107,10 @@ def build_platoons(tmp_path, count=6, shard_bytes=1 << 27, workers=1, folder="wi
 
 
 def test_normalisation_is_fitted_on_the_training_split_only(tmp_path):
-    from drivelab.data import tracks
     from track_tables import platoon
 
     for number in range(6):  # every recording drives at its own speed, so each split has its own mean speed
-        tracks.write(platoon(f"rec_{number}", speed_mps=20.0 + number**2), tmp_path / "tracks" / f"rec_{number}.parquet")
+        canonical.write(platoon(f"rec_{number}", speed_mps=20.0 + number**2), tmp_path / "tracks" / f"rec_{number}.parquet")
     info = build_platoons(tmp_path)
     train_speeds = [20.0 + int(rid.split("_")[1]) ** 2 for rid in info["splits"]["train"]["recordings"]]
     assert info["normalisation"]["history_mean"][2] == pytest.approx(np.mean(train_speeds), abs=1e-5)

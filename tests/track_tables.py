@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from drivelab.data import tracks
+from drivelab.data.tracks import canonical
 
 LANE_WIDTH_M = 3.5
 
@@ -56,7 +56,7 @@ def platoon(recording_id: str, lanes: int = 2, vehicles_per_lane: int = 3, gap_m
         "vehicle_class": "Car",
         "driving_direction": direction,
     })
-    return tracks.conform(table)
+    return canonical.conform(table)
 
 
 def write_platoons(data_dir: Path, count: int, **kwargs) -> Path:
@@ -64,5 +64,5 @@ def write_platoons(data_dir: Path, count: int, **kwargs) -> Path:
     folder = Path(data_dir) / "tracks"
     for number in range(count):
         recording_id = f"platoon_{number:02d}"
-        tracks.write(platoon(recording_id, **kwargs), folder / f"{recording_id}.parquet")
+        canonical.write(platoon(recording_id, **kwargs), folder / f"{recording_id}.parquet")
     return folder

@@ -6,16 +6,11 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from drivelab.atomic import write_json
-from drivelab.data import ingest, store
+from drivelab.data.tracks import ingest
 
 
 def main(cfg: DictConfig, run_dir: Path | None = None) -> dict:
     data_dir = Path(cfg.paths.data_dir)
     summary = ingest.ingest(data_dir, cfg.source.format, cfg.source.name, cfg.source.path, cfg.clean.workers)
     ingest.print_summary(summary, data_dir / ingest.RAW_DIR_NAME)
-    # The stage's run record for the health report, outside the data version (durations differ run to run).
-    write_json(data_dir / store.FLOW_DIR / "ingest.json",
-               {"stage": "ingest", "duration_s": summary["seconds"], "rows_in": summary["data_lines"],
-                "rows_out": summary["rows"]})
     return summary

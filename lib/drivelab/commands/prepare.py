@@ -1,4 +1,5 @@
-"""`drivelab prepare`: ingest -> clean -> windows, the three pipeline stages in one command."""
+"""`drivelab prepare`: ingest -> clean -> windows, the three pipeline stages in one command (the same library calls
+as `drivelab ingest`, `drivelab clean` and `drivelab windows`)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,20 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from drivelab.commands import clean, ingest
+from drivelab.data.tracks import clean, ingest
 
 
 def main(cfg: DictConfig, run_dir: Path | None = None) -> None:
-    ingest.main(cfg, run_dir)
-    clean.main(cfg, run_dir)
-    from drivelab.commands import windows  # imports torch: only once the tracks are ready
+    data_dir = Path(cfg.paths.data_dir)
+    summary = ingest.ingest(data_dir, cfg.source.format, cfg.source.name, cfg.source.path, cfg.clean.workers)
+    ingest.print_summary(summary, data_dir / ingest.RAW_DIR_NAME)
+    report = clean.clean(data_dir, cfg.clean.max_jump_m, cfg.clean.workers)
+    clean.print_summary(report, data_dir)
 
-    windows.main(cfg, run_dir)
+    from drivelab.data.windows import build  # imports torch: only once the tracks are ready
+    from drivelab.data.windows.spec import WindowSpec
+
+    settings = cfg.windows
+    info = build.build_data_version(data_dir, WindowSpec.from_config(settings), settings.split, settings.shard_mb,
+                                    settings.workers)
+    build.print_summary(info, data_dir / "windows")

@@ -1,146 +1,19 @@
-"""`drivelab windows`: canonical tracks -> target-centric windows, split by recording, in memory-mapped shards.
-
-Recordings are windowed one by one (in worker processes when `windows.workers` > 1, results kept in order) and
-streamed into shards, so the data set may be far larger than memory. `windows.json` (normalisation fitted on the
-training split, counts, flow) is byte-identical for identical inputs; the stage's duration goes to a separate file,
-`<data_dir>/flow/windows.json`, that the health report reads.
-"""
+"""`drivelab windows`: canonical tracks (paths.data_dir/tracks) -> a data version of training windows
+(paths.data_dir/windows), with the settings of cfg.windows."""
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from pathlib import Path
-from typing import Dict
 
-import numpy as np
-import torch
-from omegaconf import DictConfig, OmegaConf
-from tqdm import tqdm
+from omegaconf import DictConfig
 
-from drivelab import lineage
-from drivelab.atomic import replace_dir, write_json
-from drivelab.data import store, tracks
-from drivelab.data.normalisation import NormalisationFit
-from drivelab.data.split import split_recordings
-from drivelab.data.windows import (FEATURES, INTENTIONS, POOL_MIN_BYTES, WindowSpec, constant_velocity, empty_windows,
-                                   windows_by_recording)
-from drivelab.errors import DrivelabError
-from drivelab.metrics import error_sums, summarize
-
-FORMAT_VERSION = 2  # 2: sharded splits, target lanes per step
+from drivelab.data.windows import build
+from drivelab.data.windows.spec import WindowSpec
 
 
 def main(cfg: DictConfig, run_dir: Path | None = None) -> dict:
-    started = time.perf_counter()
-    data_dir = Path(cfg.paths.data_dir)
-    windows_cfg = OmegaConf.to_container(cfg.windows, resolve=True)
-    split_cfg = windows_cfg.pop("split")
-    shard_mb, workers = windows_cfg.pop("shard_mb"), windows_cfg.pop("workers")
-    if shard_mb <= 0:
-        raise DrivelabError(f"windows.shard_mb={shard_mb} must be positive (MiB of windows per shard file set)")
-    spec = WindowSpec(**windows_cfg)
-    info = build(data_dir / "tracks", data_dir / "windows", spec, split_cfg, int(shard_mb * 2**20), workers)
-    seconds = time.perf_counter() - started
-    record = {"stage": "windows", "duration_s": round(seconds, 3), **info["flow"]}
-    write_json(data_dir / store.FLOW_DIR / "windows.json", record)
-    print_summary(info, data_dir / "windows", seconds)
+    data_dir, settings = Path(cfg.paths.data_dir), cfg.windows
+    info = build.build_data_version(data_dir, WindowSpec.from_config(settings), settings.split, settings.shard_mb,
+                                    settings.workers)
+    build.print_summary(info, data_dir / "windows")
     return info
-
-
-def build(tracks_dir: Path, windows_dir: Path, spec: WindowSpec, split_cfg: Dict, shard_bytes: int,
-          workers: int = 1, min_pool_bytes: int = POOL_MIN_BYTES) -> dict:
-    """Window every recording under `tracks_dir` into `windows_dir` (replaced whole on success); returns its info."""
-    track_files = tracks.recording_files(tracks_dir)
-    recording_ids = [path.stem for path in track_files]
-    index_of = {recording_id: i for i, recording_id in enumerate(recording_ids)}
-    assignment = split_recordings(recording_ids, split_cfg["val_fraction"], split_cfg["test_fraction"], split_cfg["seed"])
-    order = [(split, recording_id) for split in store.SPLITS for recording_id in assignment[split]]
-    fit, summary = NormalisationFit(spec), Summary(spec)
-    flow = {"recordings": len(recording_ids), "track_rows": 0, "resampled_rows": 0, "tracks": 0,
-            "tracks_with_windows": 0, "windows": 0}
-    per_recording = {}
-    with replace_dir(windows_dir) as staging:
-        writers = {split: store.ShardWriter(staging / split, shard_bytes, _template(spec)) for split in store.SPLITS}
-        results = windows_by_recording([tracks_dir / f"{rid}.parquet" for _, rid in order], spec,
-                                       [index_of[rid] for _, rid in order], workers, min_pool_bytes)
-        for (split, recording_id), (windows, counts) in tqdm(zip(order, results), total=len(order),
-                                                             desc="windows", unit="recording"):
-            writers[split].append(windows)
-            if split == "train":
-                fit.update(windows)
-            summary.update(split, windows)
-            per_recording[recording_id] = counts["windows"]
-            for key in flow.keys() - {"recordings"}:
-                flow[key] += counts[key]
-        for writer in writers.values():
-            writer.close()
-        if fit.windows == 0:
-            raise DrivelabError(f"no training windows from {tracks_dir}: tracks are shorter than "
-                                f"windows.history_s + windows.future_s ({spec.history_s + spec.future_s} s)")
-        info = {
-            "format_version": FORMAT_VERSION,
-            "spec": {**dataclasses.asdict(spec), "history_steps": spec.history_steps, "future_steps": spec.future_steps,
-                     "intention_steps": spec.intention_steps, "windows_per_shard": writers["train"].windows_per_shard},
-            "features": list(FEATURES),
-            "units": {"x_m": "m", "y_m": "m", "vx_mps": "m/s", "vy_mps": "m/s", "future": "m"},
-            "frame": "target-centric: origin at the target's present position, x forward, y left",
-            "intention_classes": list(INTENTIONS),
-            "recordings": recording_ids,
-            "splits": {
-                split: {"windows": writers[split].windows, "recordings": assignment[split], "shards": writers[split].shards}
-                for split in store.SPLITS
-            },
-            "tracks": {path.name: lineage.file_md5(path) for path in track_files},
-            "windows_per_recording": per_recording,
-            "normalisation": fit.result(),
-            "summary": summary.result(),
-            "flow": flow,
-        }
-        store.write_info(staging, info)
-    return info
-
-
-def _template(spec: WindowSpec) -> Dict[str, np.ndarray]:
-    template = empty_windows(spec)
-    template["recording"] = np.zeros(0, np.int32)
-    return template
-
-
-class Summary:
-    """Counts, lane-change share and constant velocity's test RMSE@5s, accumulated recording by recording."""
-
-    def __init__(self, spec: WindowSpec) -> None:
-        self.spec = spec
-        self.windows = 0
-        self.lane_changes = 0
-        self.test_sums: Dict[str, torch.Tensor] = {}
-
-    def update(self, split: str, windows: Dict[str, np.ndarray]) -> None:
-        self.windows += len(windows["lane_change"])
-        self.lane_changes += int(windows["lane_change"].sum())
-        if split == "test" and len(windows["future"]):
-            cv = constant_velocity(windows["history"], self.spec.future_steps, self.spec.sample_hz)
-            sums = error_sums(torch.from_numpy(cv), torch.from_numpy(windows["future"]), self.spec.sample_hz)
-            self.test_sums = {name: self.test_sums.get(name, 0) + value for name, value in sums.items()}
-
-    def result(self) -> dict:
-        errors = summarize(self.test_sums, self.spec.future_steps, self.spec.sample_hz) if self.test_sums else {}
-        return {
-            "windows": self.windows,
-            "lane_change_fraction": round(self.lane_changes / self.windows, 4) if self.windows else 0.0,
-            "cv_test_rmse_5s": round(errors.get("rmse_5s", float("nan")), 4),
-        }
-
-
-def print_summary(info: dict, windows_dir: Path, seconds: float) -> None:
-    splits = info["splits"]
-    sizes = ", ".join(f"{name} {s['windows']} windows / {len(s['recordings'])} recordings" for name, s in splits.items())
-    facts = info["summary"]
-    print(f"prepared {facts['windows']} windows in {seconds:.1f} s -> {windows_dir}")
-    print(f"  splits: {sizes}")
-    shards = ", ".join(f"{name} {s['shards']}" for name, s in splits.items())
-    print(f"  shards: {shards} (at most {info['spec']['windows_per_shard']} windows each)")
-    print(f"  lane-change windows: {100 * facts['lane_change_fraction']:.1f}%"
-          + ("  (under 3%: traffic too uniform to learn from)" if facts["lane_change_fraction"] < 0.03 else ""))
-    print(f"  constant-velocity RMSE@5s on test: {facts['cv_test_rmse_5s']:.3f} m")

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional
 from omegaconf import MISSING
 
 from drivelab.config.generated import TrainerConfig
+from drivelab.data.windows.spec import WindowSpec
 
 
 @dataclass
@@ -49,23 +50,18 @@ class CleanConfig:
     max_jump_m: float = MISSING  # largest position miss, against the speeds, that is not a tracking jump
 
 
+# Window settings: the fields are WindowSpec's, the defaults are conf/windows/default.yaml's (the one place for them).
 @dataclass
 class SplitConfig:
-    val_fraction: float = 0.15
-    test_fraction: float = 0.15
-    seed: int = 0
+    val_fraction: float = MISSING
+    test_fraction: float = MISSING
+    seed: int = MISSING
 
 
 @dataclass
-class WindowsConfig:
-    sample_hz: int = 5
-    history_s: float = 3.0
-    future_s: float = 5.0
-    stride_s: float = 1.0
-    max_neighbours: int = 12
-    neighbour_radius_m: float = 150.0
-    shard_mb: float = 128.0  # MiB of windows per shard file set
-    workers: int = 2  # windowing processes (output identical for any number)
+class WindowsConfig(WindowSpec):
+    shard_mb: float = MISSING  # MiB of windows per shard file set
+    workers: int = MISSING  # windowing processes (output identical for any number)
     split: SplitConfig = field(default_factory=SplitConfig)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from drivelab.atomic import write_json
-from drivelab.data.datamodule import Batch
+from drivelab.data.windows.batch import Batch
 from drivelab.evaluation.results import Evaluation, evaluate
 from drivelab.models.base import TaskModel
 from drivelab.models.trajectory import TrajectoryModel

@@ -12,7 +12,7 @@ from typing import Any, Dict, Iterable, List, Optional
 
 import torch
 
-from drivelab.data.datamodule import Batch
+from drivelab.data.windows.batch import Batch
 from drivelab.evaluation.slices import SLICE_DEFINITIONS, slice_masks
 from drivelab.models.base import TaskModel
 from drivelab.models.trajectory import Modes, TrajectoryModel, as_modes, most_likely

@@ -10,7 +10,8 @@ from typing import Dict
 
 import torch
 
-from drivelab.data.datamodule import Batch
+from drivelab.data.windows.batch import Batch
+from drivelab.data.windows.extract import lanes_known
 
 BRAKING_SPEED_RATIO = 0.8  # braking: the speed over some future second falls below this share of the present speed
 DENSE_MIN_NEIGHBOURS = 4  # dense: at least this many neighbours present within DENSE_RADIUS_M ...
@@ -20,8 +21,8 @@ LANE_HALF_WIDTH_M = 1.75  # a neighbour within this lateral offset is in the tar
 
 SLICE_DEFINITIONS: Dict[str, str] = {
     "all": "every test window",
-    "lane_change": "the target changes lane within the predicted future",
-    "lane_keep": "the target keeps its lane over the predicted future",
+    "lane_change": "the target changes lane within the predicted future (windows with known lanes only)",
+    "lane_keep": "the target keeps its lane over the predicted future (windows with known lanes only)",
     "braking": f"the target's speed over some future second drops below {BRAKING_SPEED_RATIO} x its present speed",
     "dense": f">= {DENSE_MIN_NEIGHBOURS} neighbours present within {DENSE_RADIUS_M:.0f} m or a time headway below "
              f"{DENSE_MAX_HEADWAY_S} s "
@@ -51,6 +52,8 @@ def time_headway_s(batch: Batch) -> torch.Tensor:
 def slice_masks(batch: Batch, sample_hz: int) -> Dict[str, torch.Tensor]:
     """Every slice's (batch,) bool mask, in the order of `SLICE_DEFINITIONS`."""
     lane_change = batch["lane_change"].bool()
+    # Without known lanes (e.g. INTERACTION) a window is in neither lane slice: "no change seen" is not "kept".
+    known = lanes_known(batch["lane"]) if "lane" in batch else torch.ones_like(lane_change)
     present_speed = torch.linalg.vector_norm(batch["history"][:, -1, 2:4], dim=-1)
     braking = future_speeds_mps(batch, sample_hz).amin(dim=1) < BRAKING_SPEED_RATIO * present_speed
     distance_m = torch.linalg.vector_norm(batch["neighbours"][:, :, -1, :2], dim=-1)
@@ -58,8 +61,8 @@ def slice_masks(batch: Batch, sample_hz: int) -> Dict[str, torch.Tensor]:
     dense = (neighbours_now >= DENSE_MIN_NEIGHBOURS) | (time_headway_s(batch) < DENSE_MAX_HEADWAY_S)
     return {
         "all": torch.ones_like(lane_change),
-        "lane_change": lane_change,
-        "lane_keep": ~lane_change,
+        "lane_change": lane_change & known,
+        "lane_keep": ~lane_change & known,
         "braking": braking,
         "dense": dense,
         "free_flow": ~dense,

@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 
 from drivelab.config.registry import instantiate
-from drivelab.data.datamodule import Batch
+from drivelab.data.windows.batch import Batch
 
 STAGES = ("val", "test")
 

@@ -7,7 +7,7 @@ from typing import Any, Dict
 
 import torch
 
-from drivelab.data.datamodule import Batch
+from drivelab.data.windows.batch import Batch
 
 
 class InputScaler(torch.nn.Module):
@@ -41,13 +41,16 @@ class InputScaler(torch.nn.Module):
 def lane_context(batch: Batch) -> torch.Tensor:
     """What the target's lanes say, (batch, history_steps + 2): its lane at every history step relative to its present
     lane (negative = further left, so a lane change in progress or just made shows), and whether a lane exists to its
-    left and to its right now (a driver cannot change into a lane that is not there). Future lanes are never read."""
-    lanes = batch["lane"][:, : batch["history"].shape[1]].to(torch.float32)
+    left and to its right now (a driver cannot change into a lane that is not there). Future lanes are never read.
+    All zeros for a window whose history lanes are unknown (a source without lanes): it says nothing either way."""
+    history_lanes = batch["lane"][:, : batch["history"].shape[1]]
+    known = (history_lanes >= 0).all(dim=1, keepdim=True)
+    lanes = history_lanes.to(torch.float32)
     present = lanes[:, -1:]
     count = batch["lane_count"].to(torch.float32)[:, None]
-    has_left = (present > 0).to(torch.float32)
-    has_right = (present < count - 1).to(torch.float32)
-    return torch.cat([lanes - present, has_left, has_right], dim=1)
+    has_left = (known & (present > 0)).to(torch.float32)
+    has_right = (known & (present < count - 1)).to(torch.float32)
+    return torch.cat([torch.where(known, lanes - present, torch.zeros_like(lanes)), has_left, has_right], dim=1)
 
 
 def lane_context_size(shapes: Dict[str, Any]) -> int:

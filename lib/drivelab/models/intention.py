@@ -9,13 +9,23 @@ from typing import Any, Dict, List, Optional
 import torch
 from torch import nn
 
-from drivelab.data.datamodule import Batch
-from drivelab.data.windows import INTENTIONS
+from drivelab.data.windows.batch import Batch
+from drivelab.data.windows.extract import INTENTIONS
+from drivelab.errors import DrivelabError
 from drivelab.metrics import ClassificationMetrics
 from drivelab.models.base import MetricSet, TaskModel
 from drivelab.models.features import (InputScaler, encode_present, lane_context, lane_context_size, max_pool_present,
                                       present_neighbours)
 from drivelab.models.gru import CELLS, last_hidden
+
+
+def known_labels(batch: Batch) -> torch.Tensor:
+    """The batch's intention labels; windows whose lanes are unknown have none, which is an error for this task."""
+    labels = batch["intention"]
+    if bool((labels < 0).any()):
+        raise DrivelabError("these windows have no lane-change intention labels: their source has no lanes "
+                            "(e.g. source=interaction); train a trajectory model on them instead")
+    return labels
 
 
 class IntentionModel(TaskModel):
@@ -34,13 +44,13 @@ class IntentionModel(TaskModel):
         self.setup_metrics()
 
     def loss(self, output: torch.Tensor, batch: Batch) -> torch.Tensor:
-        return nn.functional.cross_entropy(output, batch["intention"].long(), weight=self.class_weights)
+        return nn.functional.cross_entropy(output, known_labels(batch).long(), weight=self.class_weights)
 
     def make_metrics(self, **options: Any) -> MetricSet:
         return MetricSet({"intention": ClassificationMetrics(len(self.classes), **options)})
 
     def update_metrics(self, metrics: MetricSet, output: torch.Tensor, batch: Batch) -> None:
-        metrics["intention"].update(output.argmax(dim=-1), batch["intention"])
+        metrics["intention"].update(output.argmax(dim=-1), known_labels(batch))
 
 
 class MajorityClass(IntentionModel):
@@ -60,7 +70,7 @@ class MajorityClass(IntentionModel):
             return
         datamodule.setup("fit")
         for batch in datamodule.train_dataloader():
-            self.count_classes(batch["intention"])
+            self.count_classes(known_labels(batch))
 
     def forward(self, batch: Batch) -> torch.Tensor:
         if self.class_counts.sum() == 0:

@@ -10,7 +10,7 @@ from typing import Any, Dict
 import torch
 from torch import nn
 
-from drivelab.data.datamodule import Batch
+from drivelab.data.windows.batch import Batch
 from drivelab.models.features import InputScaler, lane_context, lane_context_size, max_pool_present, present_neighbours
 from drivelab.models.trajectory import TrajectoryModel, TrajectoryOutput
 

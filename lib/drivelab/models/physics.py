@@ -6,7 +6,7 @@ from typing import Any, Dict
 
 import torch
 
-from drivelab.data.datamodule import Batch
+from drivelab.data.windows.batch import Batch
 from drivelab.models.trajectory import TrajectoryModel
 
 

@@ -14,7 +14,7 @@ from typing import Any, Dict, NamedTuple, Union
 import torch
 from torch import nn
 
-from drivelab.data.datamodule import Batch
+from drivelab.data.windows.batch import Batch
 from drivelab.metrics import ModeMetrics, TrajectoryMetrics
 from drivelab.models.base import MetricSet, TaskModel
 

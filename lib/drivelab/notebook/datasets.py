@@ -11,8 +11,8 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from drivelab import lineage
-from drivelab.data import store
-from drivelab.data.windows import INTENTIONS, constant_velocity
+from drivelab.data.windows import store
+from drivelab.data.windows.extract import INTENTIONS, constant_velocity, lanes_known
 from drivelab.errors import MissingInputError
 
 PathLike = Union[str, Path]
@@ -61,11 +61,11 @@ class DataVersion:
         return pd.concat(frames, ignore_index=True)
 
     def health(self, max_windows: int = 1_000_000) -> Dict[str, Any]:
-        """The data version's health report (`drivelab.data.health`): counts, feature distributions, missing values,
-        train/test shift and the pipeline's row flow; at most `max_windows` windows are read (evenly sampled)."""
-        from drivelab.data import health
+        """The data version's health report (`drivelab.data.health.report`): counts, feature distributions, missing
+        values, train/test shift and the pipeline's row flow; at most `max_windows` windows are read (evenly sampled)."""
+        from drivelab.data.health import report
 
-        return health.report(self.windows_dir, self.data_dir, max_windows=max_windows, data_version=self.version)
+        return report.report(self.windows_dir, self.data_dir, max_windows=max_windows, data_version=self.version)
 
 
 def load_data(source: Union[DictConfig, PathLike]) -> DataVersion:
@@ -109,7 +109,7 @@ def window_table(windows: Dict[str, np.ndarray], info: Dict[str, Any], split: st
     recordings = np.asarray(info.get("recordings", []), dtype=object)
     # A writable copy of what the slices read (torch refuses read-only memory maps).
     arrays = {name: torch.from_numpy(np.array(windows[name]))
-              for name in ("history", "future", "neighbours", "neighbour_mask", "lane_change")}
+              for name in ("history", "future", "neighbours", "neighbour_mask", "lane_change", "lane") if name in windows}
     slices = slice_masks(arrays, sample_hz)
     table = pd.DataFrame({
         "split": split,
@@ -117,7 +117,7 @@ def window_table(windows: Dict[str, np.ndarray], info: Dict[str, Any], split: st
         "recording": recordings[np.asarray(windows["recording"])] if "recording" in windows and len(recordings) else "",
         "track_id": np.asarray(windows["track_id"]),
         "frame": np.asarray(windows["frame"]),
-        "lane_change": np.asarray(windows["lane_change"], dtype=bool),
+        "lane_change": _lane_change(windows),
         "intention": pd.Categorical.from_codes(np.asarray(windows["intention"], np.int8), categories=list(INTENTIONS)),
         "braking": slices["braking"].numpy(),
         "dense": slices["dense"].numpy(),
@@ -162,3 +162,11 @@ def flatten_record(record: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
         else:
             flat[f"{prefix}{key}"] = value
     return flat
+
+
+def _lane_change(windows: Dict[str, np.ndarray]) -> pd.Series:
+    """Whether the target changes lane, as a nullable boolean: missing where its lanes are unknown."""
+    changes = pd.Series(np.asarray(windows["lane_change"], dtype=bool), dtype="boolean")
+    if "lane" in windows:
+        changes[~lanes_known(np.asarray(windows["lane"]))] = pd.NA
+    return changes.array

@@ -9,7 +9,7 @@ from typing import Any, Dict, Iterator, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from drivelab.data.store import WindowSplit
+from drivelab.data.windows.store import WindowSplit
 from drivelab.errors import DrivelabError
 from drivelab.runs import Run, open_run
 

@@ -17,7 +17,7 @@ from drivelab import lineage
 from drivelab.checkpoints import load_weights
 from drivelab.config.registry import instantiate
 from drivelab.errors import ConfigError
-from drivelab.data import store
+from drivelab.data.windows import store
 from drivelab.models.base import TaskModel
 from drivelab.runs.directory import RunDirectory
 

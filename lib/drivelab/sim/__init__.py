@@ -1,1 +1,1 @@
-"""Simulated highway traffic (highway-env IDM/MOBIL) and its highD-format writer."""
+"""Simulated highway traffic (highway-env IDM/MOBIL), its highD-format writer, and episodes written as recordings."""

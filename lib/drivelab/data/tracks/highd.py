@@ -17,9 +17,8 @@ from typing import List
 import numpy as np
 import pandas as pd
 
-from drivelab.data import delimited, raw_tracks
-from drivelab.data import tracks as canonical
-from drivelab.data.delimited import FileFormatError
+from drivelab.data.tracks import delimited, raw
+from drivelab.data.tracks.delimited import FileFormatError
 
 TRACK_COLUMNS = [
     "frame", "id", "x", "y", "width", "height", "xVelocity", "yVelocity", "xAcceleration", "yAcceleration",
@@ -51,7 +50,7 @@ class RecordingError(FileFormatError):
 
 @dataclass(frozen=True)
 class Recording:
-    """The three files of one highD recording."""
+    """The three files of one highD recording, by role."""
 
     number: str  # the "XX" prefix
     tracks: Path
@@ -59,7 +58,8 @@ class Recording:
     recording_meta: Path
 
 
-def find_recordings(folder: Path) -> List[Recording]:
+def find_recordings(folder: Path) -> List[raw.RecordingFiles]:
+    """Every XX_tracks.csv in `folder` with its two meta files (id suffix: XX)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise RecordingError(f"{folder}: no such folder of highD recordings (with source=sim, run `drivelab simulate` first)")
@@ -70,7 +70,7 @@ def find_recordings(folder: Path) -> List[Recording]:
         for path in (recording.tracks_meta, recording.recording_meta):
             if not path.is_file():
                 raise RecordingError(f"{path}: missing (every XX_tracks.csv needs its XX_tracksMeta.csv and XX_recordingMeta.csv)")
-        found.append(recording)
+        found.append(raw.RecordingFiles(number, (recording.tracks, recording.tracks_meta, recording.recording_meta)))
     if not found:
         raise RecordingError(f"{folder}: no highD recordings (XX_tracks.csv) found")
     return found
@@ -128,8 +128,9 @@ def _vehicles(meta: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     return vehicles, problems
 
 
-def ingest_recording(recording: Recording, recording_id: str) -> raw_tracks.RawRecording:
+def read_recording(found: raw.RecordingFiles, recording_id: str) -> raw.RawRecording:
     """One highD recording as raw canonical rows, with the lines that could not be converted."""
+    recording = Recording(found.suffix, *found.files)
     data = delimited.read_bytes(recording.tracks)
     names = delimited.header_of(data, recording.tracks)
     delimited.require_columns(names, REQUIRED_TRACK_COLUMNS, recording.tracks)
@@ -143,7 +144,7 @@ def ingest_recording(recording: Recording, recording_id: str) -> raw_tracks.RawR
 
     source_file = str(recording.tracks)
     parsed = delimited.parse(data, recording.tracks, names, REQUIRED_TRACK_COLUMNS, header=True)
-    keep, bad_keys = raw_tracks.integer_columns(parsed, ["id", "frame"], data, source_file)
+    keep, bad_keys = raw.integer_columns(parsed, ["id", "frame"], data, source_file)
     columns = {name: values[keep] for name, values in parsed.columns.items()}
     source_line = parsed.source_line[keep]
     track_id = columns["id"].astype(np.int64)
@@ -155,7 +156,7 @@ def ingest_recording(recording: Recording, recording_id: str) -> raw_tracks.RawR
     known_problem = orphan_ids.map(problems).astype(object)
     absent = ("id " + orphan_ids.astype(str) + f" has no row in {recording.tracks_meta.name}").astype(object)
     orphan_detail = absent.where(known_problem.isna(), known_problem)
-    not_in_meta = raw_tracks.conform_rejected(pd.DataFrame({
+    not_in_meta = raw.conform_rejected(pd.DataFrame({
         "source_file": source_file, "source_line": source_line[orphan], "track_id": track_id[orphan],
         "frame": columns["frame"][orphan].astype(np.int64), "reason": "not_in_meta", "detail": orphan_detail.to_numpy(),
         "raw_text": delimited.lines_at(data, source_line[orphan]),
@@ -178,8 +179,8 @@ def ingest_recording(recording: Recording, recording_id: str) -> raw_tracks.RawR
         "declared_vehicles": int(declared) if np.isfinite(declared) else None,
         "meta_rows": int(len(meta)),
     }
-    rejected = pd.concat([raw_tracks.parse_rejects(parsed, source_file), bad_keys, not_in_meta], ignore_index=True)
-    return raw_tracks.RawRecording(recording_id, pd.DataFrame(converted), rejected, vehicles, facts)
+    rejected = pd.concat([raw.parse_rejects(parsed, source_file), bad_keys, not_in_meta], ignore_index=True)
+    return raw.RawRecording(recording_id, pd.DataFrame(converted), rejected, vehicles, facts)
 
 
 def to_canonical(columns: dict, direction: np.ndarray, markings: dict, frame_rate_hz: float, meta_path: Path) -> dict:
@@ -220,8 +221,3 @@ def to_canonical(columns: dict, direction: np.ndarray, markings: dict, frame_rat
         "driving_direction": direction.astype(np.int8),
     }
 
-
-def read_recording(recording: Recording, recording_id: str) -> pd.DataFrame:
-    """One highD recording as a canonical track table (rows that could not be converted are left out)."""
-    raw = ingest_recording(recording, recording_id)
-    return canonical.conform(raw.tracks)

@@ -14,8 +14,8 @@ from typing import List
 import numpy as np
 import pandas as pd
 
-from drivelab.data import delimited, raw_tracks
-from drivelab.data.delimited import FileFormatError
+from drivelab.data.tracks import delimited, raw
+from drivelab.data.tracks.delimited import FileFormatError
 
 COLUMNS = [
     "Vehicle_ID", "Frame_ID", "Total_Frames", "Global_Time", "Local_X", "Local_Y", "Global_X", "Global_Y",
@@ -31,21 +31,23 @@ FILE_PATTERN = "*.txt"  # raw trajectory files, e.g. trajectories-0750am-0805am.
 SINGLE_CARRIAGEWAY = 0  # driving_direction of every NGSIM vehicle: one direction of travel per study area
 
 
-def find_files(path: Path) -> List[Path]:
-    """`path` itself when it is a file, else the raw trajectory files (*.txt) in the folder."""
+def find_recordings(path: Path) -> List[raw.RecordingFiles]:
+    """`path` itself when it is a file, else the raw trajectory files (*.txt) in the folder; vehicle ids repeat
+    across files, so every file is a recording of its own (id suffix: the file name without .txt)."""
     path = Path(path)
     if path.is_file():
-        return [path]
+        return [raw.RecordingFiles(path.stem, (path,))]
     if not path.is_dir():
         raise FileFormatError(f"{path}: no such NGSIM trajectory file or folder")
     files = sorted(p for p in path.glob(FILE_PATTERN) if p.is_file())
     if not files:
         raise FileFormatError(f"{path}: no NGSIM raw trajectory files ({FILE_PATTERN}) found")
-    return files
+    return [raw.RecordingFiles(file.stem, (file,)) for file in files]
 
 
-def ingest_file(path: Path, recording_id: str) -> raw_tracks.RawRecording:
+def read_recording(found: raw.RecordingFiles, recording_id: str) -> raw.RawRecording:
     """One raw trajectory file as raw canonical rows, with the lines that could not be converted."""
+    [path] = found.files
     original = delimited.read_bytes(path)
     data = delimited.collapse_whitespace(original)
     fields = delimited.first_field_count(data)
@@ -61,7 +63,18 @@ def ingest_file(path: Path, recording_id: str) -> raw_tracks.RawRecording:
     source_file = str(path)
     parsed = delimited.parse(data, path, COLUMNS, REQUIRED_COLUMNS, header=False)
     integer = ["Vehicle_ID", "Frame_ID", "v_Class", "Lane_ID"]
-    keep, bad_keys = raw_tracks.integer_columns(parsed, integer, original, source_file)
+    keep, bad_keys = raw.integer_columns(parsed, integer, original, source_file)
+    no_lane = keep & (parsed.columns["Lane_ID"] < 1)  # NGSIM lanes count from 1; 0 is not an unknown lane
+    if no_lane.any():
+        bad_keys = pd.concat([bad_keys, raw.conform_rejected(pd.DataFrame({
+            "source_file": source_file, "source_line": parsed.source_line[no_lane],
+            "track_id": parsed.columns["Vehicle_ID"][no_lane].astype(np.int64),
+            "frame": parsed.columns["Frame_ID"][no_lane].astype(np.int64), "reason": "out_of_range",
+            "detail": [f"column 'Lane_ID' = {value:g} is not a lane (they count from 1)"
+                       for value in parsed.columns["Lane_ID"][no_lane]],
+            "raw_text": delimited.lines_at(original, parsed.source_line[no_lane]),
+        }))], ignore_index=True)
+        keep &= ~no_lane
     columns = {name: values[keep] for name, values in parsed.columns.items()}
     order = np.lexsort((columns["Frame_ID"], columns["Vehicle_ID"]))
     columns = {name: values[order] for name, values in columns.items()}
@@ -80,8 +93,8 @@ def ingest_file(path: Path, recording_id: str) -> raw_tracks.RawRecording:
         "frame_rate_hz": FRAME_RATE_HZ,
         "declared_vehicles": None,
     }
-    rejected = pd.concat([raw_tracks.parse_rejects(parsed, source_file), bad_keys], ignore_index=True)
-    return raw_tracks.RawRecording(recording_id, pd.DataFrame(tracks), rejected, vehicles, facts)
+    rejected = pd.concat([raw.parse_rejects(parsed, source_file), bad_keys], ignore_index=True)
+    return raw.RawRecording(recording_id, pd.DataFrame(tracks), rejected, vehicles, facts)
 
 
 def to_canonical(columns: dict) -> dict:
@@ -91,7 +104,7 @@ def to_canonical(columns: dict) -> dict:
     y_m = -columns["Local_X"] * METRES_PER_FOOT
     track_id = columns["Vehicle_ID"].astype(np.int64)
     time_s = columns["Frame_ID"] / FRAME_RATE_HZ
-    vy_mps = time_derivative(track_id, time_s, y_m)
+    vy_mps = raw.time_derivative(track_id, time_s, y_m)
     codes = columns["v_Class"].astype(np.int64)
     names = np.array([VEHICLE_CLASSES.get(int(code), f"class {int(code)}") for code in np.unique(codes)], dtype=object)
     vehicle_class = names[np.searchsorted(np.unique(codes), codes)]
@@ -105,25 +118,10 @@ def to_canonical(columns: dict) -> dict:
         "vx_mps": columns["v_Vel"] * METRES_PER_FOOT,  # NGSIM gives speed; along the lane it is the forward speed
         "vy_mps": vy_mps,
         "ax_mps2": columns["v_Acc"] * METRES_PER_FOOT,
-        "ay_mps2": time_derivative(track_id, time_s, vy_mps),
+        "ay_mps2": raw.time_derivative(track_id, time_s, vy_mps),
         "length_m": length_m,
         "width_m": columns["v_Width"] * METRES_PER_FOOT,
         "lane": (columns["Lane_ID"] - 1).astype(np.int16),
         "vehicle_class": vehicle_class,
         "driving_direction": np.full(len(track_id), SINGLE_CARRIAGEWAY, dtype=np.int8),
     }
-
-
-def time_derivative(track_id: np.ndarray, time_s: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Per-track derivative from rows sorted by (track, time): mean of the one-sided slopes; 0 for a lone row."""
-    if len(values) < 2:
-        return np.zeros(len(values))
-    step_s = np.diff(time_s)
-    same_track = (track_id[1:] == track_id[:-1]) & (step_s > 0)
-    slope = np.where(same_track, np.diff(values) / np.where(same_track, step_s, 1.0), np.nan)
-    before = np.concatenate([[np.nan], slope])
-    after = np.concatenate([slope, [np.nan]])
-    both = np.stack([before, after])
-    count = np.isfinite(both).sum(axis=0)
-    total = np.where(np.isfinite(both), both, 0.0).sum(axis=0)
-    return np.where(count > 0, total / np.maximum(count, 1), 0.0)

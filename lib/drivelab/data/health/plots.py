@@ -8,9 +8,9 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from drivelab.data.health import DISCRETE, FEATURE_UNITS, FeatureSample
-from drivelab.data.store import SPLITS
-from drivelab.data.windows import INTENTIONS
+from drivelab.data.health.features import DISCRETE, FEATURE_UNITS, FeatureSample
+from drivelab.data.windows.store import SPLITS
+from drivelab.data.windows.extract import INTENTIONS
 
 COLOURS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c"}
 
@@ -63,7 +63,10 @@ def features_plot(sample: FeatureSample, path: Path, bins: int = 40) -> Path:
         shares = counts / counts.sum() if counts.sum() else counts
         axis.bar(np.arange(len(INTENTIONS)) + (offset - 1) * width, shares, width, color=COLOURS[split], label=split)
     axis.set_xticks(range(len(INTENTIONS)), INTENTIONS)
-    axis.set_yscale("log")
+    if any(counts.sum() for counts in sample.intention.values()):
+        axis.set_yscale("log")
+    else:  # a source without lanes has no intention labels
+        axis.text(0.5, 0.5, "lanes unknown: no labels", ha="center", va="center", transform=axis.transAxes)
     axis.set_title("lane-change intention within 3 s (share)", fontsize=9)
     axis.legend(fontsize=7)
     for axis in axes[len(names) + 1 :]:

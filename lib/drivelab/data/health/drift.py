@@ -13,7 +13,10 @@ from typing import Any, Dict, List, Mapping
 
 import numpy as np
 
-from drivelab.data.health import DISCRETE, FEATURE_UNITS, FeatureSample
+from drivelab.data.health.features import DISCRETE, FEATURE_UNITS, FeatureSample, sample_features
+from drivelab.data.health.versions import WINDOWS_OUT, open_version
+from drivelab.data.windows import store
+from drivelab.lineage import dvc_dir_md5
 
 STATISTICS = ("psi", "ks")
 DEFAULT_THRESHOLDS = {"psi": 0.2, "ks": 0.1}
@@ -104,3 +107,62 @@ def spec_changes(info_a: Mapping[str, Any], info_b: Mapping[str, Any]) -> Dict[s
     spec_a, spec_b = info_a.get("spec", {}), info_b.get("spec", {})
     return {key: [spec_a.get(key), spec_b.get(key)] for key in sorted(set(spec_a) | set(spec_b))
             if spec_a.get(key) != spec_b.get(key)}
+
+
+def diff(ref_a: str, ref_b: str, statistic: str = "psi", threshold: float | None = None, max_windows: int = 1_000_000,
+         out: str = WINDOWS_OUT) -> Dict[str, Any]:
+    """The comparison of two data versions (windows folders, data folders or DVC revisions) as a JSON-ready dict:
+    counts per split, recordings new/removed/changed, changed window settings and the shift of every feature."""
+    threshold = DEFAULT_THRESHOLDS[statistic] if threshold is None else threshold
+    with open_version(ref_a, windows_out=out) as version_a, open_version(ref_b, windows_out=out) as version_b:
+        info_a, info_b = store.read_info(version_a.windows_dir), store.read_info(version_b.windows_dir)
+        md5_a = version_a.md5 or dvc_dir_md5(version_a.windows_dir)
+        md5_b = version_b.md5 or dvc_dir_md5(version_b.windows_dir)
+        sample_a = sample_features(version_a.windows_dir, max_windows)
+        sample_b = sample_features(version_b.windows_dir, max_windows)
+    features = feature_shift(sample_a, sample_b, statistic, threshold)
+    counts = {split: {"a": sample_a.splits[split], "b": sample_b.splits[split]} for split in store.SPLITS}
+    counts["recordings"] = {"a": len(info_a.get("recordings", [])), "b": len(info_b.get("recordings", []))}
+    return {
+        "a": {"ref": ref_a, "data_version": md5_a},
+        "b": {"ref": ref_b, "data_version": md5_b},
+        "identical": md5_a == md5_b,
+        "statistic": statistic,
+        "threshold": threshold,
+        "counts": counts,
+        "recordings": recording_changes(info_a, info_b),
+        "spec_changes": spec_changes(info_a, info_b),
+        "features": features,
+        "shifted": sorted(name for name, row in features.items() if row["shifted"]),
+    }
+
+
+def format_diff(result: Dict[str, Any]) -> str:
+    """`diff`'s result as a table for the terminal."""
+    a, b = result["a"], result["b"]
+    lines = [f"A: {a['ref']} ({a['data_version']})", f"B: {b['ref']} ({b['data_version']})"
+             + ("  identical content" if result["identical"] else "")]
+    lines.append(f"{'windows':<12}{'A':>10}{'B':>10}{'change':>10}")
+    for name, count in result["counts"].items():
+        change = (count["b"] - count["a"]) / count["a"] * 100 if count["a"] else float("nan")
+        lines.append(f"  {name:<10}{count['a']:>10}{count['b']:>10}{change:>+9.1f}%")
+    recordings = result["recordings"]
+    lines.append("recordings: " + "; ".join(
+        f"{len(names)} {kind}" + (f" ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})" if names else "")
+        for kind, names in recordings.items()))
+    if result["spec_changes"]:
+        lines.append("window settings changed: " + ", ".join(f"{key} {old} -> {new}"
+                                                             for key, (old, new) in result["spec_changes"].items()))
+    statistic, threshold = result["statistic"], result["threshold"]
+    lines.append(f"{'feature':<20}{'PSI':>8}{'KS':>8}{'mean A':>10}{'mean B':>10}  (flag: {statistic} > {threshold})")
+    for name, row in result["features"].items():
+        cells = [_cell(row["psi"], 8), _cell(row["ks"], 8), _cell(row["mean_a"], 10), _cell(row["mean_b"], 10)]
+        lines.append(f"  {name:<18}{''.join(cells)}" + ("  SHIFTED" if row["shifted"] else ""))
+    shifted = result["shifted"]
+    lines.append(f"shift above {threshold} ({statistic}) in: {', '.join(shifted)}" if shifted
+                 else f"no feature shifted above {threshold} ({statistic})")
+    return "\n".join(lines)
+
+
+def _cell(value: Any, width: int) -> str:
+    return f"{value:>{width}.3f}" if isinstance(value, (int, float)) else f"{'-':>{width}}"

@@ -1,5 +1,6 @@
-"""What an ingest reader hands to cleaning: one recording's canonical rows before validation, the source lines it
-could not convert (with their reason), the vehicles the source's meta data declares, and facts about the source.
+"""The contract between a source reader and cleaning. A reader finds `RecordingFiles` under a source path and reads
+each into a `RawRecording`: one recording's canonical rows before validation, the source lines it could not convert
+(with their reason), the vehicles the source's meta data declares, and facts about the source.
 
 On disk a raw recording is a folder under paths.data_dir/tracks_raw/<recording_id>/ holding tracks.parquet,
 rejected.parquet, vehicles.parquet and facts.json.
@@ -16,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from drivelab.atomic import write_json
-from drivelab.data import tracks as canonical
-from drivelab.data.delimited import ParsedTable, lines_at
+from drivelab.data.tracks import canonical
+from drivelab.data.tracks.delimited import ParsedTable, lines_at
 
 # Why a row or a track is quarantined. Row reasons reject single source lines; track reasons reject every row of
 # the track. The first group is found while reading the source (ingest), the rest by validation (clean).
@@ -27,6 +28,7 @@ REASONS: Dict[str, str] = {
     "nan_or_inf": "row: a required value is missing, NaN or infinite",
     "out_of_range": "row: a value outside the declared schema's range (or an id/frame/lane that is not an integer)",
     "not_in_meta": "track: no usable row in the source's vehicle meta file, so direction/class are unknown",
+    "not_motor_vehicle": "track: an agent that is not a motor vehicle (pedestrian, bicycle): not predicted here",
     "duplicate_exact": "row: an identical copy of another (track, frame) row; the first copy is kept",
     "duplicate_conflict": "row: several different rows for one (track, frame); none can be trusted",
     "outside_meta_frames": "row: frame outside the initialFrame..finalFrame its meta row declares",
@@ -34,7 +36,7 @@ REASONS: Dict[str, str] = {
     "position_spike": "row: one position far off the track on both sides (a tracking glitch); the row alone goes",
     "position_jump": "track: a position jump far beyond what the speed allows (e.g. an id reused for another vehicle)",
 }
-TRACK_REASONS = ("not_in_meta", "direction_mismatch", "position_jump")
+TRACK_REASONS = ("not_in_meta", "not_motor_vehicle", "direction_mismatch", "position_jump")
 
 # Per-vehicle facts declared by the source (null where the source does not declare them).
 VEHICLE_COLUMNS: Dict[str, str] = {
@@ -54,6 +56,15 @@ REJECTED_COLUMNS: Dict[str, str] = {
     "detail": "string",
     "raw_text": "string",  # the source line as written, when the reader saw it
 }
+
+
+@dataclass(frozen=True)
+class RecordingFiles:
+    """One recording a reader found: the files it is read from, and the suffix of its id (`<source.name>_<suffix>`),
+    taken from the file names so that the id stays the same however many other recordings sit beside it."""
+
+    suffix: str
+    files: Tuple[Path, ...]
 
 
 @dataclass
@@ -104,6 +115,21 @@ def integer_columns(parsed: ParsedTable, names: Sequence[str], data: bytes, sour
         "detail": detail[bad], "raw_text": lines_at(data, parsed.source_line[bad]),
     })
     return keep, conform_rejected(rejected)
+
+
+def time_derivative(track_id: np.ndarray, time_s: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per-track derivative from rows sorted by (track, time): mean of the one-sided slopes; 0 for a lone row."""
+    if len(values) < 2:
+        return np.zeros(len(values))
+    step_s = np.diff(time_s)
+    same_track = (track_id[1:] == track_id[:-1]) & (step_s > 0)
+    slope = np.where(same_track, np.diff(values) / np.where(same_track, step_s, 1.0), np.nan)
+    before = np.concatenate([[np.nan], slope])
+    after = np.concatenate([slope, [np.nan]])
+    both = np.stack([before, after])
+    count = np.isfinite(both).sum(axis=0)
+    total = np.where(np.isfinite(both), both, 0.0).sum(axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
 
 
 def parse_rejects(parsed: ParsedTable, source_file: str) -> pd.DataFrame:

@@ -1,102 +1,27 @@
-"""Data health of one data version (a windows folder): counts, per-feature distributions, missing values and the
-pipeline's own flow figures (rows in and out of each stage, quarantined rows per reason, stage durations).
-
-Features are read from the windows themselves, shard by shard, so any data version can be described (and two
-compared, `drivelab.data.drift`) without its tracks. A data set larger than `max_windows` is sampled evenly.
+"""Data health of one data version (a windows folder): counts, per-feature distributions (`features`), missing
+values and the pipeline's own flow figures (rows in and out of each stage, quarantined rows per reason, stage
+durations).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import time
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from drivelab.data import store
-from drivelab.data.windows import FEATURES, INTENTIONS
+from drivelab.atomic import write_json
+from drivelab.data.health import drift
+from drivelab.data.health.features import DISCRETE, FEATURE_UNITS, FeatureSample, sample_features
+from drivelab.data.tracks import canonical
+from drivelab.data.windows import store
+from drivelab.data.windows.extract import INTENTIONS
+from drivelab.lineage import dvc_dir_md5
 
-X, Y, VX, VY = (FEATURES.index(name) for name in ("x_m", "y_m", "vx_mps", "vy_mps"))
-
-# Per-window features at the present time; discrete ones are compared as categories.
-FEATURE_UNITS = {
-    "speed_mps": "m/s",
-    "acceleration_mps2": "m/s^2",  # longitudinal, from the last two history speeds
-    "lateral_speed_mps": "m/s",
-    "headway_m": "m",  # centre to centre to the nearest neighbour ahead in the target's lane; missing when none
-    "neighbour_count": "vehicles",  # neighbours present now, within the radius and the slot limit
-    "lane_change": "0/1",  # the target changes lane within the future
-}
-DISCRETE = ("neighbour_count", "lane_change")
-
-
-def window_features(arrays: Mapping[str, np.ndarray], sample_hz: int,
-                    lane_half_width_m: float = 1.75) -> Dict[str, np.ndarray]:
-    """The features of a batch of windows (numpy arrays as stored), one value per window."""
-    history = np.asarray(arrays["history"], dtype=np.float64)
-    present = history[:, -1]
-    neighbours_now = np.asarray(arrays["neighbours"][:, :, -1], dtype=np.float64)
-    present_mask = np.asarray(arrays["neighbour_mask"][:, :, -1])
-    ahead = present_mask & (neighbours_now[..., X] > 0) & (np.abs(neighbours_now[..., Y]) < lane_half_width_m)
-    headway = np.where(ahead, neighbours_now[..., X], np.inf).min(axis=1, initial=np.inf)
-    headway[~np.isfinite(headway)] = np.nan
-    return {
-        "speed_mps": np.hypot(present[:, VX], present[:, VY]),
-        "acceleration_mps2": (history[:, -1, VX] - history[:, -2, VX]) * sample_hz,
-        "lateral_speed_mps": present[:, VY],
-        "headway_m": headway,
-        "neighbour_count": present_mask.sum(axis=1).astype(np.float64),
-        "lane_change": np.asarray(arrays["lane_change"], dtype=np.float64),
-    }
-
-
-@dataclass
-class FeatureSample:
-    """Feature values of (an even sample of) every split of one data version, plus what sampling saw."""
-
-    features: Dict[str, Dict[str, np.ndarray]]  # split -> feature -> values
-    intention: Dict[str, np.ndarray]  # split -> count per intention class
-    stride: int  # every stride-th window was read
-    values: int = 0  # array values read (history, future, neighbours)
-    non_finite: int = 0
-    neighbour_slots: int = 0
-    empty_slots: int = 0
-    splits: Dict[str, int] = field(default_factory=dict)  # windows per split (all, not only the sampled)
-
-    def pooled(self, name: str) -> np.ndarray:
-        return np.concatenate([values[name] for values in self.features.values()])
-
-
-def sample_features(windows_dir: Path, max_windows: int = 1_000_000, lane_half_width_m: float = 1.75) -> FeatureSample:
-    """Features of every `stride`-th window of each split (stride chosen so at most `max_windows` are read)."""
-    info = store.read_info(windows_dir)
-    sample_hz = int(info["spec"]["sample_hz"])
-    splits = {split: store.open_split(windows_dir, split) for split in store.SPLITS}
-    total = sum(len(split) for split in splits.values())
-    stride = max(1, -(-total // max(1, int(max_windows))))
-    sample = FeatureSample({}, {}, stride, splits={name: len(split) for name, split in splits.items()})
-    for name, split in splits.items():
-        parts = []
-        intention = np.zeros(len(INTENTIONS), np.int64)
-        for shard, start in zip(split.iter_shards(), split.starts[:-1]):
-            length = len(shard["history"])
-            local = np.arange((-int(start)) % stride, length, stride)  # global indices divisible by stride
-            if local.size == 0:
-                continue
-            arrays = {key: shard[key][local] for key in ("history", "future", "neighbours", "neighbour_mask", "lane_change")}
-            parts.append(window_features(arrays, sample_hz, lane_half_width_m))
-            if "intention" in shard:
-                intention += np.bincount(shard["intention"][local].astype(np.int64), minlength=len(INTENTIONS))
-            for key in ("history", "future", "neighbours"):
-                sample.values += arrays[key].size
-                sample.non_finite += int(np.count_nonzero(~np.isfinite(arrays[key])))
-            sample.neighbour_slots += arrays["neighbour_mask"][:, :, -1].size
-            sample.empty_slots += int(np.count_nonzero(~arrays["neighbour_mask"][:, :, -1]))
-        sample.features[name] = {key: np.concatenate([part[key] for part in parts]) if parts else np.zeros(0)
-                                 for key in FEATURE_UNITS}
-        sample.intention[name] = intention
-    return sample
+REPORT_FILE = "health.json"  # in the output folder, beside PLOTS_DIR
+PLOTS_DIR = "plots"
 
 
 def describe(values: np.ndarray) -> Dict[str, Optional[float]]:
@@ -137,8 +62,8 @@ def flow(data_dir: Optional[Path], info: Mapping[str, Any]) -> Dict[str, Dict[st
         stages["windows"] = {"rows_in": windows.get("track_rows"), "rows_out": windows.get("windows"),
                              "resampled_rows": windows.get("resampled_rows"), "tracks_in": windows.get("tracks"),
                              "tracks_without_windows": windows.get("tracks", 0) - windows.get("tracks_with_windows", 0)}
-    if data_dir and (data_dir / store.FLOW_DIR).is_dir():
-        for path in sorted((data_dir / store.FLOW_DIR).glob("*.json")):
+    if data_dir and (data_dir / canonical.FLOW_DIR).is_dir():
+        for path in sorted((data_dir / canonical.FLOW_DIR).glob("*.json")):
             record = _read_json(path) or {}
             if "duration_s" in record:
                 stages.setdefault(path.stem, {})["duration_s"] = record["duration_s"]
@@ -175,8 +100,6 @@ def tracks_missing(tracks_dir: Path) -> Dict[str, Any]:
 def report(windows_dir: Path, data_dir: Optional[Path] = None, max_windows: int = 1_000_000,
            lane_half_width_m: float = 1.75, data_version: Optional[str] = None, sample: Optional[FeatureSample] = None) -> Dict[str, Any]:
     """The health report of the windows in `windows_dir` (a JSON-ready dict; numbers only where DVC shows metrics)."""
-    from drivelab.data import drift
-
     info = store.read_info(windows_dir)
     sample = sample or sample_features(windows_dir, max_windows, lane_half_width_m)
     counts: Dict[str, Any] = {"windows": sum(sample.splits.values()), "recordings": len(info.get("recordings", []))}
@@ -190,8 +113,8 @@ def report(windows_dir: Path, data_dir: Optional[Path] = None, max_windows: int 
         "counts": counts,
         "features": {name: describe(sample.pooled(name)) for name in FEATURE_UNITS},
         "lane_change_rate": lane_change_rate,
-        "intention_share": {name: round(float(count) / max(1, intention_total.sum()), 6)
-                            for name, count in zip(INTENTIONS, intention_total)},
+        "intention_share": {name: round(float(count) / intention_total.sum(), 6) if intention_total.sum() else None
+                            for name, count in zip(INTENTIONS, intention_total)},  # null: no window with known lanes
         "missing": {
             "headway_no_leader_rate": describe(sample.pooled("headway_m"))["missing_rate"],
             "empty_neighbour_slot_rate": round(sample.empty_slots / max(1, sample.neighbour_slots), 6),
@@ -216,4 +139,47 @@ def _finite(value: float, digits: int = 4) -> Optional[float]:
 
 
 def _rate(values: np.ndarray) -> Optional[float]:
-    return round(float(np.mean(values)), 6) if len(values) else None
+    """The mean of the known values (a window with unknown lanes has no lane-change value); null without any."""
+    known = values[np.isfinite(values)]
+    return round(float(np.mean(known)), 6) if len(known) else None
+
+
+def write_report(windows_dir: Path, data_dir: Path, output_dir: Path, max_windows: int = 1_000_000,
+                 lane_half_width_m: float = 1.75, plot_bins: int = 40) -> Tuple[Dict[str, Any], List[Path]]:
+    """The health report of `windows_dir` as output_dir/health.json (its `data_version` is the folder's DVC hash)
+    and PNG plots in output_dir/plots; returns the report and the plot files."""
+    from drivelab.data.health.plots import write_plots  # matplotlib: only when plots are written
+
+    started = time.perf_counter()
+    sample = sample_features(windows_dir, max_windows, lane_half_width_m)
+    result = report(windows_dir, data_dir, data_version=dvc_dir_md5(windows_dir), sample=sample)
+    plots = write_plots(sample, result, Path(output_dir) / PLOTS_DIR, plot_bins)
+    result["flow"].setdefault("health", {})["duration_s"] = round(time.perf_counter() - started, 3)
+    write_json(Path(output_dir) / REPORT_FILE, result)
+    return result, plots
+
+
+def format_report(health: dict) -> str:
+    """The report as a few lines for the terminal."""
+    counts = health["counts"]
+    lines = [f"data version {health['data_version']}: {counts['windows']} windows from {counts['recordings']} recordings "
+             f"(" + ", ".join(f"{split} {counts[split]['windows']}" for split in ("train", "val", "test")) + ")"]
+    lines.append(f"  {'feature':<20}{'mean':>9}{'p5':>9}{'p50':>9}{'p95':>9}{'missing':>9}{'PSI test/train':>16}")
+    for name, stats in health["features"].items():
+        cells = "".join(f"{stats[key]:>9.2f}" if stats[key] is not None else f"{'-':>9}"
+                        for key in ("mean", "p5", "p50", "p95"))
+        missing_pct = 100 * (stats["missing_rate"] or 0)
+        psi = health["split_shift_psi"][name]
+        lines.append(f"  {name:<20}{cells}{missing_pct:>8.1f}%" + (f"{psi:>16.3f}" if psi is not None else f"{'-':>16}"))
+    missing = health["missing"]
+    rate = health["lane_change_rate"]["all"]
+    lines.append(f"  lane-change rate {'unknown (no lanes)' if rate is None else f'{rate:.3f}'}; empty neighbour slots "
+                 f"{100 * missing['empty_neighbour_slot_rate']:.1f}%; "
+                 f"non-finite values {missing['non_finite_value_rate']:.2g}")
+    for stage, figures in health["flow"].items():
+        parts = [f"{key} {value}" for key, value in figures.items() if not isinstance(value, dict)]
+        quarantined = figures.get("quarantined")
+        if quarantined:
+            parts.append("quarantined " + ", ".join(f"{reason} {count}" for reason, count in quarantined.items()))
+        lines.append(f"  flow {stage}: " + ", ".join(parts))
+    return "\n".join(lines)

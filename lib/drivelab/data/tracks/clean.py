@@ -1,7 +1,7 @@
 """Clean: validate raw canonical recordings against a declared schema and per-track checks.
 
 Every source line ends in exactly one place: a kept row of paths.data_dir/tracks/<recording_id>.parquet or a row of
-paths.data_dir/quarantine.parquet with its reason (`raw_tracks.REASONS`). The one repair is exact duplicates: the
+paths.data_dir/quarantine.parquet with its reason (`raw.REASONS`). The one repair is exact duplicates: the
 first copy of an identical (track, frame) row is kept and counted as repaired, the other copies are quarantined.
 paths.data_dir/clean_report.json counts rows and tracks in, kept, repaired and quarantined per reason.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Tuple
@@ -20,10 +21,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from drivelab.atomic import replace_dir, write_json
-from drivelab.data import raw_tracks
-from drivelab.data import tracks as canonical
-from drivelab.data.ingest import RAW_DIR_NAME, run_in_pool
-from drivelab.data.raw_tracks import REASONS, TRACK_REASONS, RawRecording
+from drivelab.data.tracks import canonical, raw
+from drivelab.data.tracks.ingest import RAW_DIR_NAME, run_in_pool
+from drivelab.data.tracks.raw import REASONS, TRACK_REASONS, RawRecording
 from drivelab.errors import DrivelabError, MissingInputError
 
 QUARANTINE_FILE = "quarantine.parquet"  # beside tracks/, not in it: windows reads every tracks/*.parquet
@@ -38,7 +38,7 @@ class Column:
     allowed: Tuple = ()  # for categorical columns
 
 
-# The declared schema of a clean row (types are tracks.COLUMNS). A value outside its range quarantines the row.
+# The declared schema of a clean row (types are canonical.COLUMNS). A value outside its range quarantines the row.
 SCHEMA: Dict[str, Column] = {
     "track_id": Column("-", 0),
     "frame": Column("frame", 0),
@@ -52,7 +52,7 @@ SCHEMA: Dict[str, Column] = {
     "ay_mps2": Column("m/s^2", -20.0, 20.0),
     "length_m": Column("m", 0.5, 40.0),
     "width_m": Column("m", 0.3, 6.0),
-    "lane": Column("lane index", 0, 31),
+    "lane": Column("lane index", canonical.UNKNOWN_LANE, 31),  # UNKNOWN_LANE: the source has no lanes
     "vehicle_class": Column("-", allowed=("Car", "Truck", "Motorcycle")),
     "driving_direction": Column("-", allowed=(0, 1, 2)),
 }
@@ -64,7 +64,7 @@ BACKWARD_SPEED_MPS = -1.0  # a track whose median forward speed is below this dr
 SIZE_TOLERANCE_M = 0.5  # row sizes farther than this from the meta file's are noted
 QUARANTINE_COLUMNS: Dict[str, str] = {
     "recording_id": "string",
-    **raw_tracks.REJECTED_COLUMNS,
+    **raw.REJECTED_COLUMNS,
     **{name: "Float64" for name in FLOAT_COLUMNS},
     "lane": "Int16",
     "vehicle_class": "string",
@@ -86,9 +86,9 @@ class CleanResult:
     report: dict
 
 
-def clean_recording(raw: RawRecording, max_jump_m: float) -> CleanResult:
+def clean_recording(recording: RawRecording, max_jump_m: float) -> CleanResult:
     """Validate one raw recording; every row is kept or quarantined with the first reason that applies."""
-    rows = raw.tracks.reset_index(drop=True)
+    rows = recording.tracks.reset_index(drop=True)
     verdict = np.full(len(rows), "", dtype=object)  # "" = kept, else the quarantine reason
     detail = np.full(len(rows), "", dtype=object)
 
@@ -96,13 +96,13 @@ def clean_recording(raw: RawRecording, max_jump_m: float) -> CleanResult:
     _check_direction(rows, verdict, detail)  # before ranges: a whole track driving backwards is one meta defect
     _check_ranges(rows, verdict, detail)
     repaired = _check_duplicates(rows, verdict, detail)
-    _check_meta_frames(rows, raw.vehicles, verdict, detail)
+    _check_meta_frames(rows, recording.vehicles, verdict, detail)
     _check_jumps(rows, verdict, detail, max_jump_m)
 
     kept = verdict == ""
     quarantined = rows[~kept].assign(reason=verdict[~kept], detail=detail[~kept])
-    quarantine = quarantine_table(raw, quarantined)
-    report = recording_report(raw, rows, rows[kept], quarantine, repaired)
+    quarantine = quarantine_table(recording, quarantined)
+    report = recording_report(recording, rows, rows[kept], quarantine, repaired)
     return CleanResult(rows[kept].drop(columns="source_line"), quarantine, report)
 
 
@@ -221,11 +221,11 @@ def _check_jumps(rows: pd.DataFrame, verdict: np.ndarray, detail: np.ndarray, ma
     _mark(verdict, detail, bad, "position_jump", "position jump at t = " + when + " s, beyond what the speed allows")
 
 
-def quarantine_table(raw: RawRecording, quarantined: pd.DataFrame) -> pd.DataFrame:
+def quarantine_table(recording: RawRecording, quarantined: pd.DataFrame) -> pd.DataFrame:
     """Rows rejected while reading (with their source text) and by validation (with their canonical values)."""
-    source_file = raw.facts["files"][0] if raw.facts.get("files") else ""
+    source_file = recording.facts["files"][0] if recording.facts.get("files") else ""
     validated = quarantined.drop(columns=["recording_id"]).assign(source_file=source_file, raw_text=pd.NA)
-    parts = [conform_quarantine(part.assign(recording_id=raw.recording_id)) for part in (raw.rejected, validated)]
+    parts = [conform_quarantine(part.assign(recording_id=recording.recording_id)) for part in (recording.rejected, validated)]
     parts = [part for part in parts if len(part)]
     if not parts:
         return conform_quarantine(pd.DataFrame({"recording_id": pd.Series(dtype="string")}))
@@ -237,19 +237,19 @@ def conform_quarantine(table: pd.DataFrame) -> pd.DataFrame:
     return table.assign(**missing)[list(QUARANTINE_COLUMNS)].astype(QUARANTINE_COLUMNS).reset_index(drop=True)
 
 
-def recording_report(raw: RawRecording, rows: pd.DataFrame, kept: pd.DataFrame, quarantine: pd.DataFrame,
+def recording_report(recording: RawRecording, rows: pd.DataFrame, kept: pd.DataFrame, quarantine: pd.DataFrame,
                      repaired: int) -> dict:
     """Counts for one recording; rows in = kept + quarantined, or the books do not balance and this raises."""
-    rows_in = int(raw.facts["data_lines"])
+    rows_in = int(recording.facts["data_lines"])
     if rows_in != len(kept) + len(quarantine):
-        raise RuntimeError(f"{raw.recording_id}: {rows_in} source lines but {len(kept)} kept + "
+        raise RuntimeError(f"{recording.recording_id}: {rows_in} source lines but {len(kept)} kept + "
                            f"{len(quarantine)} quarantined rows")
     by_reason = quarantine["reason"].value_counts()
-    track_ids = pd.concat([rows["track_id"], raw.rejected["track_id"].dropna().astype("int64")])
+    track_ids = pd.concat([rows["track_id"], recording.rejected["track_id"].dropna().astype("int64")])
     seen = track_ids.value_counts()
     quarantined_tracks = {reason: int(quarantine.loc[quarantine["reason"] == reason, "track_id"].nunique())
                           for reason in TRACK_REASONS}
-    vehicles = raw.vehicles.set_index("track_id")
+    vehicles = recording.vehicles.set_index("track_id")
     frames_declared = vehicles["declared_frames"].dropna()
     counted = seen.reindex(frames_declared.index)
     row_sizes = rows.groupby("track_id")[["length_m", "width_m"]].median()
@@ -257,7 +257,7 @@ def recording_report(raw: RawRecording, rows: pd.DataFrame, kept: pd.DataFrame, 
     size_off = ((sizes["length_m"] - sizes["declared_length_m"]).abs() > SIZE_TOLERANCE_M) | (
         (sizes["width_m"] - sizes["declared_width_m"]).abs() > SIZE_TOLERANCE_M)
     frame_steps = kept.groupby("track_id")["frame"].diff()
-    declared = raw.facts.get("declared_vehicles")
+    declared = recording.facts.get("declared_vehicles")
     notes = {
         "meta_vehicles_without_rows": int((~vehicles.index.isin(seen.index)).sum()),
         "tracks_frame_count_unlike_meta": int((counted.notna() & (counted != frames_declared)).sum()),
@@ -300,18 +300,20 @@ def combine_reports(reports: Dict[str, dict], max_jump_m: float) -> dict:
 
 def clean_shard(raw_folder: str, tracks_dir: str, quarantine_dir: str, max_jump_m: float) -> Tuple[str, dict]:
     """Worker task: clean one raw recording, write its kept rows and its quarantined rows."""
-    raw = raw_tracks.read(Path(raw_folder))
-    result = clean_recording(raw, max_jump_m)
+    recording = raw.read(Path(raw_folder))
+    result = clean_recording(recording, max_jump_m)
     if len(result.tracks):
-        canonical.write(result.tracks, Path(tracks_dir) / f"{raw.recording_id}.parquet")
-    result.quarantine.to_parquet(Path(quarantine_dir) / f"{raw.recording_id}.parquet", index=False)
-    return raw.recording_id, result.report
+        canonical.write(result.tracks, Path(tracks_dir) / f"{recording.recording_id}.parquet")
+    result.quarantine.to_parquet(Path(quarantine_dir) / f"{recording.recording_id}.parquet", index=False)
+    return recording.recording_id, result.report
 
 
 def clean(data_dir: Path, max_jump_m: float, workers: int) -> dict:
-    """data_dir/tracks_raw -> data_dir/tracks (kept rows), quarantine.parquet and clean_report.json."""
+    """data_dir/tracks_raw -> data_dir/tracks (kept rows), quarantine.parquet and clean_report.json; returns the
+    report with the stage's duration beside it (`seconds`, which the report file leaves out: it differs run to run)."""
+    started = time.perf_counter()
     data_dir = Path(data_dir)
-    folders = raw_tracks.recording_folders(data_dir / RAW_DIR_NAME)
+    folders = raw.recording_folders(data_dir / RAW_DIR_NAME)
     if not folders:
         raise MissingInputError(f"no ingested recordings in {data_dir / RAW_DIR_NAME}; run `drivelab ingest` first")
     parts_dir = Path(tempfile.mkdtemp(dir=data_dir, prefix=".quarantine.", suffix=".parts"))
@@ -330,7 +332,18 @@ def clean(data_dir: Path, max_jump_m: float, workers: int) -> dict:
                                     f"{data_dir / REPORT_FILE} and every row is in {quarantine_file}")
     finally:
         shutil.rmtree(parts_dir, ignore_errors=True)
-    return report
+    seconds = time.perf_counter() - started
+    canonical.write_stage_record(data_dir, "clean", seconds, rows_in=report["rows"]["in"], rows_out=report["rows"]["kept"])
+    return {**report, "seconds": round(seconds, 3)}
+
+
+def print_summary(report: dict, data_dir: Path) -> None:
+    """What `clean` returned, for the terminal: the report and where its outputs went."""
+    data_dir = Path(data_dir)
+    seconds = report.get("seconds", 0.0)
+    print(format_report(report))
+    print(f"  cleaned in {seconds:.1f} s ({report['rows']['in'] / max(seconds, 1e-9):,.0f} rows/s) -> "
+          f"{data_dir / 'tracks'}; report {data_dir / REPORT_FILE}, quarantine {data_dir / QUARANTINE_FILE}")
 
 
 def format_report(report: dict) -> str:

@@ -1,16 +1,19 @@
-"""The canonical track table every source is converted into.
+"""The canonical track table every source is converted into, and the run record each pipeline stage leaves.
 
 One row per (vehicle, frame). Metres and seconds; (x_m, y_m) is the vehicle centre with x_m along the driving
-direction (forward is always +x) and y_m to the driver's left. `lane` counts from the driver's leftmost lane (0).
+direction (forward is always +x) and y_m to the driver's left. `lane` counts from the driver's leftmost lane (0);
+a source without lanes (INTERACTION: lanes live in a map drivelab does not read) writes `UNKNOWN_LANE` (-1) instead,
+and everything downstream treats such a row's lane, lane changes and intention as unknown, never as "kept".
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Union
 
 import pandas as pd
 
+from drivelab.atomic import write_json
 from drivelab.errors import MissingInputError
 
 COLUMNS: Dict[str, str] = {
@@ -27,10 +30,12 @@ COLUMNS: Dict[str, str] = {
     "ay_mps2": "float64",
     "length_m": "float64",
     "width_m": "float64",
-    "lane": "int16",            # 0 = leftmost lane of the carriageway
+    "lane": "int16",            # 0 = leftmost lane of the carriageway; UNKNOWN_LANE = not known
     "vehicle_class": "string",  # Car, Truck, Motorcycle
     "driving_direction": "int8",  # carriageway (highD: 1 upper, 2 lower); vehicles of one carriageway interact
 }
+
+UNKNOWN_LANE = -1  # the lane of a row whose source has no lanes (an int16 column cannot hold a null cheaply)
 
 
 def conform(tracks: pd.DataFrame) -> pd.DataFrame:
@@ -58,3 +63,12 @@ def recording_files(tracks_dir: Path) -> List[Path]:
         raise MissingInputError(f"no track tables (*.parquet) in {tracks_dir}; run `drivelab prepare` first")
     return files
 
+
+
+FLOW_DIR = "flow"  # <data_dir>/flow/<stage>.json: a stage's own run record (duration), kept out of the data version
+
+
+def write_stage_record(data_dir: Path, stage: str, duration_s: float, **figures: Union[int, float]) -> None:
+    """<data_dir>/flow/<stage>.json: how long the stage took and its rows in and out, for the health report."""
+    write_json(Path(data_dir) / FLOW_DIR / f"{stage}.json",
+               {"stage": stage, "duration_s": round(float(duration_s), 3), **figures})

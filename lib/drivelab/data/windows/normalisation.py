@@ -9,7 +9,7 @@ from typing import Dict, List
 
 import numpy as np
 
-from drivelab.data.windows import FEATURES, WindowSpec, constant_velocity
+from drivelab.data.windows.extract import FEATURES, WindowSpec, constant_velocity
 
 MIN_STD = 1e-3  # a constant feature must not divide by zero
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
-from drivelab.data import store
+from drivelab.data.windows import store
 from drivelab.errors import DrivelabError
 
 WINDOWS_OUT = "data/windows"  # the pipeline's windows output in dvc.lock

@@ -1,9 +1,8 @@
 """Ingest: find a source's recordings and convert each, in a pool of worker processes, into a raw canonical
-recording under paths.data_dir/tracks_raw/ (see `raw_tracks`). Source files are only read, never written.
+recording under paths.data_dir/tracks_raw/ (see `raw`). Source files are only read, never written.
 
-A source is `cfg.source`: `format` picks the reader (highd: a folder of XX_tracks.csv/XX_tracksMeta.csv/
-XX_recordingMeta.csv, which is also what `drivelab simulate` writes; ngsim: one raw trajectory file or a folder of
-them), `name` prefixes the recording ids.
+A source is `cfg.source`: `format` picks the reader from the registry (`sources.SOURCES`), `path` is what it reads,
+`name` prefixes the recording ids (`<name>_<suffix>`, the suffix coming from the reader).
 """
 
 from __future__ import annotations
@@ -12,13 +11,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, List, Sequence, Tuple
+from typing import Callable, Iterable, List, Sequence
 
 from drivelab.atomic import replace_dir, write_json
-from drivelab.data import highd, ngsim, raw_tracks
+from drivelab.data.tracks import canonical, raw, sources
 from drivelab.errors import DrivelabError
 
-FORMATS = ("highd", "ngsim")
 RAW_DIR_NAME = "tracks_raw"
 
 
@@ -28,19 +26,13 @@ class Shard:
 
     recording_id: str
     format: str
-    files: Tuple[Path, ...]
+    recording: raw.RecordingFiles
 
 
 def discover(source_format: str, source_name: str, source_path: str) -> List[Shard]:
     """The recordings of a source, in a stable order, each with a unique id."""
-    if source_format == "highd":
-        shards = [Shard(f"{source_name}_{r.number}", "highd", (r.tracks, r.tracks_meta, r.recording_meta))
-                  for r in highd.find_recordings(Path(source_path))]
-    elif source_format == "ngsim":
-        # Vehicle ids repeat across NGSIM files, so every file is a recording of its own.
-        shards = [Shard(f"{source_name}_{path.stem}", "ngsim", (path,)) for path in ngsim.find_files(Path(source_path))]
-    else:
-        raise DrivelabError(f"source.format={source_format!r} is not supported; choose one of: {', '.join(FORMATS)}")
+    found = sources.reader(source_format).find_recordings(Path(source_path))
+    shards = [Shard(f"{source_name}_{recording.suffix}", source_format, recording) for recording in found]
     ids = [shard.recording_id for shard in shards]
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
@@ -48,20 +40,12 @@ def discover(source_format: str, source_name: str, source_path: str) -> List[Sha
     return shards
 
 
-def read_shard(shard: Shard) -> raw_tracks.RawRecording:
-    if shard.format == "highd":
-        tracks, tracks_meta, recording_meta = shard.files
-        recording = highd.Recording(shard.recording_id, tracks, tracks_meta, recording_meta)
-        return highd.ingest_recording(recording, shard.recording_id)
-    return ngsim.ingest_file(shard.files[0], shard.recording_id)
-
-
 def ingest_shard(shard: Shard, out_dir: str) -> dict:
     """Worker task: read one recording, write its raw canonical folder, return its counts."""
-    raw = read_shard(shard)
-    raw_tracks.write(raw, Path(out_dir) / shard.recording_id)
-    return {"recording_id": shard.recording_id, "data_lines": raw.facts["data_lines"], "rows": len(raw.tracks),
-            "rejected": len(raw.rejected)}
+    recording = sources.reader(shard.format).read_recording(shard.recording, shard.recording_id)
+    raw.write(recording, Path(out_dir) / shard.recording_id)
+    return {"recording_id": shard.recording_id, "data_lines": recording.facts["data_lines"],
+            "rows": len(recording.tracks), "rejected": len(recording.rejected)}
 
 
 def run_in_pool(task: Callable, arguments: Sequence[tuple], workers: int, description: str) -> List:
@@ -96,6 +80,8 @@ def ingest(data_dir: Path, source_format: str, source_name: str, source_path: st
             "per_recording": counts,
         }
         write_json(staging / "ingest.json", summary)
+    canonical.write_stage_record(data_dir, "ingest", summary["seconds"], rows_in=summary["data_lines"],
+                                 rows_out=summary["rows"])
     return summary
 
 

@@ -1,6 +1,6 @@
 """Batches of windows for Lightning: one gather per batch (and shard) from memory-mapped shards, not item by item.
 
-Training batches pass through the configured augmentations (`data.augment`, see `drivelab.data.augment`);
+Training batches pass through the configured augmentations (`data.augment`, see `drivelab.data.windows.augment`);
 validation and test batches never do.
 """
 
@@ -14,10 +14,9 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from drivelab.data import store
-from drivelab.data.augment import Augmenter
-
-Batch = Dict[str, torch.Tensor]
+from drivelab.data.windows import store
+from drivelab.data.windows.augment import Augmenter
+from drivelab.data.windows.batch import Batch
 
 
 class WindowDataset(Dataset):

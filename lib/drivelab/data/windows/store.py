@@ -18,7 +18,6 @@ from drivelab.errors import MissingInputError
 
 SPLITS = ("train", "val", "test")
 INFO_FILE = "windows.json"
-FLOW_DIR = "flow"  # <data_dir>/flow/<stage>.json: a stage's own run record (duration), kept out of the data version
 SHARD_PREFIX = "shard-"
 
 Arrays = Dict[str, np.ndarray]

@@ -18,18 +18,19 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import torch
 
-from drivelab.data.windows import FEATURES, INTENTION_HORIZON_S
+from drivelab.data.windows.batch import Batch
+from drivelab.data.windows.extract import FEATURES, UNKNOWN_INTENTION, lanes_known
+from drivelab.data.windows.spec import INTENTION_HORIZON_S
 from drivelab.errors import DrivelabError
 
-Batch = Dict[str, torch.Tensor]
 Transform = Callable[..., Batch]
 
 X, Y, VX, VY = (FEATURES.index(name) for name in ("x_m", "y_m", "vx_mps", "vy_mps"))
-KEEP, LEFT, RIGHT = 0, 1, 2  # intention labels (drivelab.data.windows.INTENTIONS)
+KEEP, LEFT, RIGHT = 0, 1, 2  # intention labels (drivelab.data.windows.extract.INTENTIONS)
 
 
 def _chosen(batch: Batch, probability: float, generator: Optional[torch.Generator]) -> torch.Tensor:
@@ -53,8 +54,9 @@ def _where(chosen: torch.Tensor, new: Batch, old: Batch) -> Batch:
 
 def mirror_lateral(batch: Batch, generator: Optional[torch.Generator] = None, probability: float = 1.0) -> Batch:
     """The scene seen in a mirror along the road: y and lateral speed change sign for the target, its future and its
-    neighbours; lanes are renumbered from the other side (lane_count - 1 - lane) and left/right intentions swap.
-    Masks, counts and the lane-change flag are unchanged. Mirroring twice gives the batch back exactly."""
+    neighbours; lanes are renumbered from the other side (lane_count - 1 - lane) and left/right intentions swap
+    (unknown lanes and intentions stay unknown). Masks, counts and the lane-change flag are unchanged. Mirroring
+    twice gives the batch back exactly."""
     flip = torch.ones(len(FEATURES))
     flip[[Y, VY]] = -1.0
     new = dict(batch)
@@ -62,8 +64,9 @@ def mirror_lateral(batch: Batch, generator: Optional[torch.Generator] = None, pr
     new["neighbours"] = batch["neighbours"] * flip
     new["future"] = batch["future"] * torch.tensor([1.0, -1.0])
     if "intention" in batch:
-        swap = torch.tensor([KEEP, RIGHT, LEFT], dtype=batch["intention"].dtype)
-        new["intention"] = swap[batch["intention"].long()]
+        intention = batch["intention"]
+        swap = torch.tensor([KEEP, RIGHT, LEFT], dtype=intention.dtype)
+        new["intention"] = torch.where(intention >= 0, swap[intention.long().clamp(min=0)], intention)
     if "lane" in batch and "lane_count" in batch:
         lane, count = batch["lane"], batch["lane_count"]
         new["lane"] = torch.where(lane >= 0, count[:, None] - 1 - lane, lane).to(lane.dtype)
@@ -110,7 +113,8 @@ def time_shift(batch: Batch, generator: Optional[torch.Generator] = None, probab
     The target's positions are all known over the shifted span (history and future); its earliest history points,
     now before the stored window, are extrapolated back at its earliest velocity, and neighbours there are masked.
     Everything is re-centred on the new present, and the lane-change flag and intention are recomputed from the
-    target's lane at every step. `track_id`, `frame` and `recording` still name the stored window.
+    target's lane at every step (unknown lanes: no lane change, unknown intention, as when the windows were made).
+    `track_id`, `frame` and `recording` still name the stored window.
     """
     if "lane" not in batch or "lane_count" not in batch:
         raise ValueError("time_shift needs per-step target lanes; rebuild the windows with `drivelab windows`")
@@ -154,7 +158,8 @@ def time_shift(batch: Batch, generator: Optional[torch.Generator] = None, probab
     present, upcoming = lane[:, history_steps - 1], lane[:, history_steps:]
     new["lane"] = lane
     if "lane_change" in batch:
-        new["lane_change"] = (upcoming != present[:, None]).any(dim=1).to(batch["lane_change"].dtype)
+        changes_lane = (upcoming != present[:, None]).any(dim=1) & lanes_known(lane)
+        new["lane_change"] = changes_lane.to(batch["lane_change"].dtype)
     if "intention" in batch:
         horizon = min(future_steps, int(round(INTENTION_HORIZON_S * sample_hz)))
         new["intention"] = intention_labels(present, upcoming[:, :horizon]).to(batch["intention"].dtype)
@@ -162,7 +167,8 @@ def time_shift(batch: Batch, generator: Optional[torch.Generator] = None, probab
 
 
 def intention_labels(present_lane: torch.Tensor, future_lane: torch.Tensor) -> torch.Tensor:
-    """0 keep, 1 left, 2 right: the direction of the first lane change (as `drivelab.data.windows.intention_labels`)."""
+    """0 keep, 1 left, 2 right, -1 unknown lanes: the direction of the first lane change (as
+    `drivelab.data.windows.extract.intention_labels`)."""
     changed = future_lane != present_lane[:, None]
     first = changed.long().argmax(dim=1)
     first_lane = future_lane.gather(1, first[:, None])[:, 0]
@@ -170,6 +176,7 @@ def intention_labels(present_lane: torch.Tensor, future_lane: torch.Tensor) -> t
     any_change = changed.any(dim=1)
     labels[any_change & (first_lane < present_lane)] = LEFT
     labels[any_change & (first_lane > present_lane)] = RIGHT
+    labels[(present_lane < 0) | ~lanes_known(future_lane)] = UNKNOWN_INTENTION
     return labels
 
 

@@ -3,51 +3,30 @@
 A window is one target vehicle at one present time: its history (present included), its future, and the histories of
 its nearest neighbours on the same carriageway, all relative to the target's present position (x forward, y left).
 It also keeps the target's lane at every history and future step and the carriageway's lane count, so that
-transforms that move the present or mirror the road (`drivelab.data.augment`) can recompute the labels exactly.
+transforms that move the present or mirror the road (`drivelab.data.windows.augment`) can recompute the labels exactly.
 Everything is vectorised per carriageway over a dense (vehicle, time step) grid.
+
+Lanes may be unknown (`canonical.UNKNOWN_LANE`, e.g. INTERACTION). A window whose target lane is unknown at any of
+its steps (`lanes_known` is false) keeps `lane` = -1 at those steps, `lane_count` 0 when its carriageway has no known
+lane, `intention` = `UNKNOWN_INTENTION` and `lane_change` false; that flag means "changes lane" only where
+`lanes_known` holds, and every reader (slices, health, augmentations, lane features) asks `lanes_known` first.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
 
-from drivelab.data import tracks as track_tables
+from drivelab.data.tracks import canonical
+from drivelab.data.windows.spec import WindowSpec
 
 FEATURES = ("x_m", "y_m", "vx_mps", "vy_mps")  # per history point, target and neighbours alike
 INTENTIONS = ("keep", "left", "right")  # lane-change intention classes, in label order
-INTENTION_HORIZON_S = 3.0
+UNKNOWN_INTENTION = -1  # the label of a window whose lanes are unknown: no class at all, not "keep"
 POOL_MIN_BYTES = 32 * 2**20  # less track data than this is windowed faster in one process than a pool starts
-
-
-@dataclass(frozen=True)
-class WindowSpec:
-    sample_hz: int = 5
-    history_s: float = 3.0
-    future_s: float = 5.0
-    stride_s: float = 1.0
-    max_neighbours: int = 12
-    neighbour_radius_m: float = 150.0
-
-    @property
-    def history_steps(self) -> int:
-        return int(round(self.history_s * self.sample_hz)) + 1  # the present is the last history point
-
-    @property
-    def future_steps(self) -> int:
-        return int(round(self.future_s * self.sample_hz))
-
-    @property
-    def stride_steps(self) -> int:
-        return max(1, int(round(self.stride_s * self.sample_hz)))
-
-    @property
-    def intention_steps(self) -> int:
-        return min(self.future_steps, int(round(INTENTION_HORIZON_S * self.sample_hz)))
 
 
 def resample(tracks: pd.DataFrame, sample_hz: int) -> pd.DataFrame:
@@ -101,7 +80,7 @@ def _sampled_windows(sampled: pd.DataFrame, spec: WindowSpec) -> Dict[str, np.nd
 
 def recording_windows(path: Path, spec: WindowSpec, recording_index: int) -> Tuple[Dict[str, np.ndarray], Dict[str, int]]:
     """The windows of one canonical track file, tagged with `recording_index`, and the rows in and out of each step."""
-    table = track_tables.read(path)
+    table = canonical.read(path)
     sampled = resample(table, spec.sample_hz)
     windows = _sampled_windows(sampled, spec)
     windows["recording"] = np.full(len(windows["history"]), recording_index, np.int32)
@@ -167,7 +146,7 @@ def _carriageway_windows(sampled: pd.DataFrame, spec: WindowSpec) -> Dict[str, n
     frame = np.zeros((n_vehicles, n_times), np.int64)
     frame[vehicle, time] = sampled["frame"].to_numpy()
     valid = ~np.isnan(state[..., 0])
-    lane_count = int(sampled["lane"].max()) + 1  # lanes seen on this carriageway (lane 0 is the leftmost)
+    lane_count = max(0, int(sampled["lane"].max()) + 1)  # lanes seen on this carriageway (0: none known)
 
     # A present time t needs every step from t - history + 1 to t + future observed.
     span = history_steps + future_steps
@@ -220,6 +199,7 @@ def _windows_at(state, valid, lane, frame, targets, t, spec: WindowSpec) -> Dict
     present_lane = lane[targets, t]
     future_lane = lane[targets, future]
     span_lane = lane[targets, t - spec.history_steps + 1 : t + spec.future_steps + 1]
+    changes_lane = (future_lane != present_lane[:, None]).any(axis=1) & lanes_known(span_lane)
     return {
         "history": target_history.astype(np.float32),
         "future": target_future.astype(np.float32),
@@ -227,14 +207,20 @@ def _windows_at(state, valid, lane, frame, targets, t, spec: WindowSpec) -> Dict
         "neighbour_mask": mask,
         "vehicle": targets,
         "frame": frame[targets, t],
-        "lane_change": (future_lane != present_lane[:, None]).any(axis=1),
+        "lane_change": changes_lane,
         "intention": intention_labels(present_lane, future_lane[:, : spec.intention_steps]),
         "lane": span_lane.astype(np.int8),
     }
 
 
+def lanes_known(lane):
+    """Per window, whether the target's lane is known at every step of `lane` ((windows, steps), numpy or torch)."""
+    return (lane >= 0).all(1)
+
+
 def intention_labels(present_lane: np.ndarray, future_lane: np.ndarray) -> np.ndarray:
-    """0 keep, 1 left, 2 right: the direction of the first lane change in `future_lane` (lane 0 is leftmost)."""
+    """0 keep, 1 left, 2 right: the direction of the first lane change in `future_lane` (lane 0 is leftmost);
+    `UNKNOWN_INTENTION` where a lane is unknown."""
     changed = future_lane != present_lane[:, None]
     any_change = changed.any(axis=1)
     first = np.argmax(changed, axis=1)
@@ -242,6 +228,7 @@ def intention_labels(present_lane: np.ndarray, future_lane: np.ndarray) -> np.nd
     labels = np.zeros(len(present_lane), np.int8)
     labels[any_change & (first_lane < present_lane)] = 1
     labels[any_change & (first_lane > present_lane)] = 2
+    labels[(present_lane < 0) | ~lanes_known(future_lane)] = UNKNOWN_INTENTION
     return labels
 
 

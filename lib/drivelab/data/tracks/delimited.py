@@ -7,7 +7,7 @@ by line number, column and text while the good ones are still converted in bulk.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -38,6 +38,7 @@ class ParsedTable:
     source_line: np.ndarray
     rejected: pd.DataFrame  # REJECTED_COLUMNS
     data_lines: int  # lines after the header, blank lines included
+    text: Dict[str, np.ndarray] = field(default_factory=dict)  # text columns asked for, whitespace stripped
 
     def __len__(self) -> int:
         return len(self.source_line)
@@ -80,7 +81,7 @@ _NON_ASCII_TO_QUESTION_MARK = bytes.maketrans(bytes(range(128, 256)), b"?" * 128
 
 
 def _read(data: bytes, names: Sequence[str], wanted: Sequence[str], header: bool,
-          value_type: pa.DataType) -> Tuple[pa.Table, List[tuple]]:
+          value_type: pa.DataType, text: Sequence[str] = ()) -> Tuple[pa.Table, List[tuple]]:
     """pyarrow's CSV reader over `data`; lines with the wrong number of fields are skipped and returned as
     (line number, field count). Single-threaded: line numbers need it, and a multi-threaded read that fails can
     abort the interpreter at exit (pyarrow 26); recordings run in parallel worker processes instead."""
@@ -96,14 +97,17 @@ def _read(data: bytes, names: Sequence[str], wanted: Sequence[str], header: bool
         # No quoting in these formats: a stray quote must not swallow the lines after it.
         parse_options=pa_csv.ParseOptions(quote_char=False, ignore_empty_lines=False, invalid_row_handler=on_invalid),
         convert_options=pa_csv.ConvertOptions(
-            include_columns=list(wanted), column_types={name: value_type for name in wanted},
+            include_columns=[*wanted, *text],
+            column_types={**{name: value_type for name in wanted}, **{name: pa.binary() for name in text}},
             null_values=MISSING_TOKENS, strings_can_be_null=False),
     )
     return table, invalid
 
 
-def parse(data: bytes, path: Path, names: Sequence[str], wanted: Sequence[str], header: bool) -> ParsedTable:
-    """Parse comma-separated `data` (columns `names`) keeping the numeric columns `wanted`.
+def parse(data: bytes, path: Path, names: Sequence[str], wanted: Sequence[str], header: bool,
+          text: Sequence[str] = ()) -> ParsedTable:
+    """Parse comma-separated `data` (columns `names`) keeping the numeric columns `wanted` (and the columns `text`
+    as strings, e.g. a category).
 
     Typed columns first; only a file with a value that is not a number is read again as bytes, checked value by
     value (vectorised), so that row can be named."""
@@ -111,14 +115,16 @@ def parse(data: bytes, path: Path, names: Sequence[str], wanted: Sequence[str], 
     readable = data if data.isascii() else data.translate(_NON_ASCII_TO_QUESTION_MARK)
     junk = None
     try:
-        table, invalid = _read(readable, names, wanted, header, pa.float64())
+        table, invalid = _read(readable, names, wanted, header, pa.float64(), text)
         columns = {name: table.column(name).to_numpy().astype(np.float64) for name in wanted}
     except pa.ArrowInvalid:
         try:
-            table, invalid = _read(readable, names, wanted, header, pa.binary())
+            table, invalid = _read(readable, names, wanted, header, pa.binary(), text)
         except pa.ArrowException as exc:
             raise FileFormatError(f"{path}: cannot be parsed ({str(exc).splitlines()[0]})") from None
         columns, junk, junk_detail = _numbers_from_bytes(table, wanted)
+    texts = {name: pc.utf8_trim_whitespace(pc.cast(table.column(name), pa.string())).to_numpy(zero_copy_only=False)
+             for name in text}  # `readable` is ASCII, so every value decodes
 
     first_line = 2 if header else 1
     data_lines = table.num_rows + len(invalid)
@@ -138,9 +144,10 @@ def parse(data: bytes, path: Path, names: Sequence[str], wanted: Sequence[str], 
             "raw_text": lines_at(data, source_line[junk]),
         }))
         columns = {name: values[~junk] for name, values in columns.items()}
+        texts = {name: values[~junk] for name, values in texts.items()}
         source_line = source_line[~junk]
     parsed = ParsedTable(columns, source_line, pd.concat(rejected, ignore_index=True).astype({"source_line": "int64"}),
-                         data_lines)
+                         data_lines, texts)
     return _reject_blank_lines(parsed, data)
 
 
@@ -184,7 +191,8 @@ def _reject_blank_lines(parsed: ParsedTable, data: bytes) -> ParsedTable:
     kept = np.ones(len(parsed), bool)
     kept[rows] = False
     return ParsedTable({name: values[kept] for name, values in parsed.columns.items()}, parsed.source_line[kept],
-                       pd.concat([parsed.rejected, rejected], ignore_index=True), parsed.data_lines)
+                       pd.concat([parsed.rejected, rejected], ignore_index=True), parsed.data_lines,
+                       {name: values[kept] for name, values in parsed.text.items()})
 
 
 def lines_at(data: bytes, line_numbers: np.ndarray) -> List[str]:
