@@ -10,7 +10,7 @@ from typing import Dict, Iterable, Optional, Set
 from conftest import PROJECT_ROOT
 
 LIB = PROJECT_ROOT / "lib"
-PACKAGES = {"drivelab": LIB, "experiments": PROJECT_ROOT}
+PACKAGES = {"drivelab": LIB, "hydra_plugins": LIB, "experiments": PROJECT_ROOT}
 
 
 def module_file(module: str) -> Optional[Path]:

@@ -97,7 +97,7 @@ def test_a_model_with_lane_features_trains_on_windows_without_lanes(tmp_path):
     from drivelab.data.windows.build import build
     from drivelab.data.windows.datamodule import WindowDataModule
     from drivelab.evaluation.slices import slice_masks
-    from drivelab.models.base import build_model
+    from drivelab.runs.builder import build_model
 
     for number, heading_deg in enumerate([30.0, 200.0, 95.0, 310.0]):
         write_tracks(tmp_path / "src" / f"vehicle_tracks_{number:03d}.csv", road(heading_deg))

@@ -7,9 +7,8 @@ naming the file.
 from __future__ import annotations
 
 from pathlib import Path
+import warnings
 from typing import Any, Dict
-
-import torch
 
 from drivelab.errors import DrivelabError, MissingInputError
 
@@ -23,8 +22,12 @@ def read_checkpoint(checkpoint: Path) -> Dict[str, Any]:
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
         raise MissingInputError(f"checkpoint {checkpoint} not found")
+    import torch  # here, not at the top: the train command's preflight imports this module on the config path
+
     try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols: the refusal below says what matters
+            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except Exception as error:  # the unpickler's refusal, a truncated zip, a file of another kind
         text = str(error)
         if "weights_only" in text or "Unsupported global" in text or "WeightsUnpickler" in text:
@@ -48,11 +51,17 @@ def check_checkpoint(path: str) -> Path:
     return Path(path)
 
 
+def check_resume(cfg: Any) -> None:
+    """`drivelab train`'s preflight: a checkpoint to resume from is checked before a run directory is made."""
+    if cfg.get("ckpt_path"):
+        check_checkpoint(cfg.ckpt_path)
+
+
 def saved_hyperparameters(checkpoint: Path) -> Dict[str, Any]:
     return dict(read_checkpoint(checkpoint).get("hyper_parameters") or {})
 
 
-def load_weights(model: torch.nn.Module, checkpoint: Path) -> None:
+def load_weights(model: Any, checkpoint: Path) -> None:
     checkpoint = Path(checkpoint)
     state = read_checkpoint(checkpoint)
     try:

@@ -28,6 +28,7 @@ class Command:
     summary: str
     hydra_app: bool = True
     config: str = ""  # root config in conf/ (and its schema); defaults to the command's name
+    preflight: str = ""  # "module:function" checking the files a config names before a run directory is made
 
 
 COMMANDS: Dict[str, Command] = {
@@ -38,7 +39,8 @@ COMMANDS: Dict[str, Command] = {
     "windows": Command("drivelab.commands.windows", "canonical tracks -> training windows (part of prepare)", config="prepare"),
     "health": Command("drivelab.commands.health", "data health report of a windows version: JSON metrics + PNG plots"),
     "data": Command("drivelab.commands.data", "`data diff A B`: counts, recordings and feature drift between data versions", False),
-    "train": Command("drivelab.commands.train", "train and test a model (a Hydra app: group=option key=value)"),
+    "train": Command("drivelab.commands.train", "train and test a model (a Hydra app: group=option key=value)",
+                     preflight="drivelab.checkpoints:check_resume"),
     "eval": Command("drivelab.commands.evaluate", "re-evaluate a run with its own config and best checkpoint"),
     "sweep": Command("drivelab.commands.sweep", "Optuna search over conf/search/NAME.yaml; trials are train runs, resumable"),
     "demo": Command("drivelab.commands.demo", "the main job: the DVC pipeline on simulated data, then a results table", False),
@@ -154,7 +156,10 @@ def _run_hydra_app(name: str, config_name: str, command: Command, args: List[str
         if parsed.multirun:
             validate_sweep(config_name, parsed.overrides)
         else:
-            preflight(compose(config_name, parsed.overrides))
+            cfg = compose(config_name, parsed.overrides)
+            if command.preflight:  # imported by name: it may load torch, which config-only commands never need
+                module, _, function = command.preflight.partition(":")
+                getattr(importlib.import_module(module), function)(cfg)
     _run_hydra(
         args=parsed,
         args_parser=parser,
@@ -162,15 +167,6 @@ def _run_hydra_app(name: str, config_name: str, command: Command, args: List[str
         config_path=str(conf_dir()),
         config_name=config_name,
     )
-
-
-def preflight(cfg: DictConfig) -> None:
-    """Checks of files a config names, before Hydra makes a run directory: a checkpoint to resume from must be a
-    local file that loads weights-only."""
-    if cfg.get("ckpt_path"):
-        from drivelab.checkpoints import check_checkpoint
-
-        check_checkpoint(cfg.ckpt_path)
 
 
 def _run_on_params(name: str, config_name: str, command: Command, params_file: Path, run_dir: Optional[Path],

@@ -156,6 +156,17 @@ def check_targets(container: Any) -> None:
                                     f"what drivelab.config.registry lists, or an experiments/ object marked @{MARK})")
 
 
+def _is_named_object(obj: Any, module_path: str, qualname: str) -> bool:
+    """The object defined under that name: drivelab's and ideas' objects live in the very module their name gives;
+    a library's public name (torch.optim.AdamW) may be defined in a submodule of the same package (torch.optim.adamw)."""
+    module = getattr(obj, "__module__", None) or ""
+    if getattr(obj, "__qualname__", None) != qualname or not callable(obj):
+        return False
+    if module_path.split(".")[0] in ("drivelab", IDEAS_PACKAGE):
+        return module == module_path
+    return module == module_path or module.startswith(module_path.split(".")[0] + ".")
+
+
 def resolve(name: str) -> Any:
     """The object a configurable name stands for, imported from its own module and checked to be that object."""
     if not is_configurable(name):
@@ -176,7 +187,7 @@ def resolve(name: str) -> Any:
             obj = getattr(obj, part, None)
         if obj is None:
             continue
-        if getattr(obj, "__module__", None) != module_path or getattr(obj, "__qualname__", None) != qualname:
+        if not _is_named_object(obj, module_path, qualname):
             raise UnsafeTargetError(f"{name} resolves to {getattr(obj, '__module__', '?')}."
                                     f"{getattr(obj, '__qualname__', '?')}, not to the object it names")
         if module_path.split(".")[0] == IDEAS_PACKAGE and _marked.get(name) is not obj:
