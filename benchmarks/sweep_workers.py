@@ -111,7 +111,7 @@ def cpu_parallelism(loops: int = 15_000_000) -> float:
 
 
 def drivelab_import_seconds() -> float:
-    code = "import time; t = time.perf_counter(); import drivelab.commands.train; print(time.perf_counter() - t)"
+    code = "import time; t = time.perf_counter(); import drivelab.runs.training; print(time.perf_counter() - t)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(done.stdout.strip())
 

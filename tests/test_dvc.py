@@ -70,6 +70,23 @@ def test_exp_run_overrides_reach_training_and_show_lists_metrics(pipeline_repo):
     assert "rmse_5s" in text and "GRUEncoderDecoder" in text
 
 
+def test_a_baseline_without_weights_runs_through_the_pipeline_like_any_model(pipeline_repo):
+    run(pipeline_repo, str(BIN_DIR / "dvc"), "exp", "run", "-S", "model=cv")
+    manifest = json.loads((pipeline_repo / "models/train/manifest.json").read_text())
+    assert manifest["status"] == "completed" and manifest["best_checkpoint"] is None
+    assert json.loads((pipeline_repo / "reports/evaluate/eval_metrics.json").read_text())["metrics"]["test/rmse_5s"] > 0
+    assert (pipeline_repo / "models/train/plots/error_vs_horizon.png").is_file()
+
+
+def test_code_a_stage_runs_is_its_dependency(pipeline_repo):
+    """Editing the data module (read by training, not by windowing) re-runs train and evaluate, not the data stages."""
+    module = pipeline_repo / "lib/drivelab/data/windows/datamodule.py"
+    module.write_text(module.read_text() + "\n# edited\n")
+    status = run(pipeline_repo, str(BIN_DIR / "dvc"), "status", "--json")
+    assert set(json.loads(status)) == {"train", "evaluate"}
+    run(pipeline_repo, "git", "checkout", "--", "lib/drivelab/data/windows/datamodule.py")
+
+
 def test_push_and_pull_through_the_default_local_remote(pipeline_repo):
     run(pipeline_repo, str(BIN_DIR / "dvc"), "push")
     shutil.rmtree(pipeline_repo / ".dvc" / "cache")

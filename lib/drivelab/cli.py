@@ -34,7 +34,7 @@ class Command:
 COMMANDS: Dict[str, Command] = {
     "simulate": Command("drivelab.commands.simulate", "simulate highway traffic into highD-format recordings"),
     "prepare": Command("drivelab.commands.prepare", "ingest -> clean -> windows: recordings to training windows"),
-    "ingest": Command("drivelab.commands.ingest", "highD / NGSIM / simulated recordings -> raw canonical tracks (part of prepare)", config="prepare"),
+    "ingest": Command("drivelab.commands.ingest", "recordings of any source format (highD, NGSIM, INTERACTION, simulated) -> raw canonical tracks (part of prepare)", config="prepare"),
     "clean": Command("drivelab.commands.clean", "raw tracks -> validated tracks, quarantine and report (part of prepare)", config="prepare"),
     "windows": Command("drivelab.commands.windows", "canonical tracks -> training windows (part of prepare)", config="prepare"),
     "health": Command("drivelab.commands.health", "data health report of a windows version: JSON metrics + PNG plots"),
