@@ -150,7 +150,8 @@ def export_checks(card: Dict[str, Any], settings: Any) -> List[Check]:
                        if result["batch"] == int(settings.latency_batch)), None)
         if timing is None:
             checks.append(failed(f"export.{name}.p99_ms_batch_{settings.latency_batch}", f"<= {budget:g} ms",
-                                 f"latency at batch {settings.latency_batch} was not measured (export.latency.batch_sizes)",
+                                 f"latency at batch {settings.latency_batch} was not measured "
+                                 "(export.latency.batch_sizes)",
                                  "gate.export.latency_batch"))
             continue
         checks.append(at_most(f"export.{name}.p99_ms_batch_{settings.latency_batch}", timing["p99_ms"], budget, "ms",

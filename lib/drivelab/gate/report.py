@@ -23,7 +23,8 @@ def table(result: GateResult) -> str:
     widths = [max(len(row[column]) for row in rows) for column in range(4)]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
-    verdict = "PASSED" if result.passed else f"FAILED ({sum(not c.passed for c in result.checks)} of {len(result.checks)} checks)"
+    failures = sum(not check.passed for check in result.checks)
+    verdict = "PASSED" if result.passed else f"FAILED ({failures} of {len(result.checks)} checks)"
     return "\n".join(lines + [f"gate {verdict}"])
 
 

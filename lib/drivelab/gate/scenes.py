@@ -37,7 +37,8 @@ def lane_centre_m(lane: int) -> float:
     return -lane * LANE_WIDTH_M  # lane 0 is the leftmost; y grows to the left
 
 
-def scene_tracks(vehicles: Sequence[Vehicle], spec: WindowSpec, offset_m: Tuple[float, float] = (0.0, 0.0)) -> pd.DataFrame:
+def scene_tracks(vehicles: Sequence[Vehicle], spec: WindowSpec,
+                 offset_m: Tuple[float, float] = (0.0, 0.0)) -> pd.DataFrame:
     """Canonical track rows of every vehicle over the history and future around the present, shifted by `offset_m`."""
     steps = np.arange(-(spec.history_steps - 1), spec.future_steps + 1)
     times_s = steps / spec.sample_hz

@@ -64,7 +64,8 @@ def _locked_md5(ref: str, repo: Path, windows_out: str) -> str:
         lock_file = repo / "dvc.lock"
         if not lock_file.is_file():
             raise DrivelabError(f"{repo.resolve()} has no dvc.lock in its working tree: run the pipeline first "
-                                "(`make demo` or `dvc repro`), or name a git revision whose dvc.lock records the windows")
+                                "(`make demo` or `dvc repro`), or name a git revision whose dvc.lock records the "
+                                "windows")
         text = lock_file.read_text()
     else:
         if _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode != 0:
