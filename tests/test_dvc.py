@@ -43,7 +43,7 @@ def pipeline_repo(tmp_path_factory):
 
 def test_pipeline_runs_every_stage_and_records_the_data_version(pipeline_repo):
     lock = yaml.safe_load((pipeline_repo / "dvc.lock").read_text())
-    assert {"simulate", "ingest", "clean", "windows", "train", "evaluate"} <= set(lock["stages"])
+    assert {"simulate", "ingest", "clean", "windows", "train", "evaluate", "export", "gate"} <= set(lock["stages"])
     assert "prepare" not in lock["stages"]  # replaced by its three stages
     windows_md5 = next(out["md5"] for out in lock["stages"]["windows"]["outs"] if out["path"] == "data/windows")
     manifest = json.loads((pipeline_repo / "models/train/manifest.json").read_text())
@@ -51,6 +51,18 @@ def test_pipeline_runs_every_stage_and_records_the_data_version(pipeline_repo):
     assert (pipeline_repo / "reports/evaluate/eval_metrics.json").is_file()
     params = yaml.safe_load((pipeline_repo / "params.yaml").read_text())
     assert params["simulate"]["episodes"] == 4  # composed from conf/ (with conf/local) by `dvc exp run`
+
+
+def test_gate_stage_judges_the_model_on_the_pipeline_data_and_records_a_dvc_metric(pipeline_repo):
+    report = json.loads((pipeline_repo / "reports/gate/gate.json").read_text())
+    lock = yaml.safe_load((pipeline_repo / "dvc.lock").read_text())
+    windows_md5 = next(out["md5"] for out in lock["stages"]["windows"]["outs"] if out["path"] == "data/windows")
+    assert report["data"] == {"revision": "workspace", "path": "data/windows", "md5": windows_md5,
+                              "test_windows": report["data"]["test_windows"]}
+    assert len(report["checks"]) == 17 and isinstance(report["passed"], bool)  # recorded, pass or not
+    assert (pipeline_repo / "models/train/export/model.onnx").is_file()
+    shown = json.loads(run(pipeline_repo, str(BIN_DIR / "dvc"), "metrics", "show", "--json"))
+    assert "reports/gate/gate.json" in json.dumps(shown)
 
 
 def test_second_repro_with_nothing_changed_runs_no_stage(pipeline_repo):

@@ -11,8 +11,8 @@ from drivelab.data.tracks.sources import SOURCES
 from project_imports import closure, module_file
 
 PIPELINE = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
-# Stages whose config names objects to build: they run whatever drivelab object the registry resolves, and ideas.
-BUILDS_FROM_CONFIG = ("train", "eval")
+# Stages whose config (or run) names objects to build: they run whatever drivelab object the registry resolves, and ideas.
+BUILDS_FROM_CONFIG = ("train", "eval", "export", "gate")
 
 
 def stage_modules(command: str, cmd: str) -> set:

@@ -42,6 +42,8 @@ COMMANDS: Dict[str, Command] = {
     "train": Command("drivelab.commands.train", "train and test a model (a Hydra app: group=option key=value)",
                      preflight="drivelab.checkpoints:check_resume"),
     "eval": Command("drivelab.commands.evaluate", "re-evaluate a run with its own config and best checkpoint"),
+    "export": Command("drivelab.commands.export", "a run's model as ONNX + torch.export program: parity, latency, model card"),
+    "gate": Command("drivelab.commands.gate", "may a run's model advance? thresholds, behaviour tests, export checks"),
     "sweep": Command("drivelab.commands.sweep", "Optuna search over conf/search/NAME.yaml; trials are train runs, resumable"),
     "demo": Command("drivelab.commands.demo", "the main job: the DVC pipeline on simulated data, then a results table", False),
 }

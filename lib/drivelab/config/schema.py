@@ -111,6 +111,14 @@ DATA_PREPARATION: Dict[str, str] = {
 }
 
 
+# Sections of the training tree (DVC's params.yaml) that a later pipeline stage reads, by the command that owns them:
+# `drivelab train` carries them for DVC and refuses overrides of them.
+LATER_STAGES: Dict[str, str] = {
+    "export": "drivelab export",
+    "gate": "drivelab gate",
+}
+
+
 @dataclass
 class TrainCommand:
     seed: int = MISSING
@@ -208,6 +216,107 @@ class HealthCommand:
     health: HealthConfig = field(default_factory=HealthConfig)
 
 
+@dataclass
+class ParitySettings:
+    batch_sizes: List[int] = MISSING  # each on real test windows and random valid inputs
+    test_windows: int = MISSING  # real test windows compared
+    tolerance_m: float = MISSING  # largest absolute difference allowed
+    seed: int = MISSING
+
+
+@dataclass
+class LatencySettings:
+    batch_sizes: List[int] = MISSING
+    warmup_calls: int = MISSING
+    timed_calls: int = MISSING
+    threads: int = MISSING
+
+
+@dataclass
+class ExportSettings:
+    formats: List[str] = MISSING  # onnx | pt2
+    parity: ParitySettings = field(default_factory=ParitySettings)
+    latency: LatencySettings = field(default_factory=LatencySettings)
+
+
+@dataclass
+class ExportCommand:
+    run_dir: Optional[str] = MISSING
+    output_dir: Optional[str] = MISSING  # default: <run_dir>/export
+    data_dir: Optional[str] = MISSING  # test windows for parity from another data folder
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    export: ExportSettings = field(default_factory=ExportSettings)
+
+
+@dataclass
+class FrozenDataSettings:
+    revision: str = MISSING  # git revision (or workspace) whose dvc.lock records the windows
+    path: str = MISSING  # the windows output in that dvc.lock
+
+
+@dataclass
+class GateMetricThresholds:
+    max_rmse_5s_m: float = MISSING
+    max_miss_rate: float = MISSING
+    max_lane_change_rmse_5s_m: float = MISSING
+    max_dense_rmse_5s_m: float = MISSING
+
+
+@dataclass
+class GateBaselineSettings:
+    min_improvement: float = MISSING  # RMSE@5s <= (1 - this) x constant velocity's
+
+
+@dataclass
+class GateIncumbentSettings:
+    run_dir: Optional[str] = MISSING
+    metrics: List[str] = MISSING
+    tolerance: float = MISSING
+
+
+@dataclass
+class GateBehaviourSettings:
+    neighbour_radius_m: float = MISSING
+    stopped_max_displacement_m: float = MISSING
+    free_road_speed_mps: float = MISSING
+    free_road_max_lateral_m: float = MISSING
+    free_road_max_speed_change_mps: float = MISSING
+    closing_speed_mps: float = MISSING
+    closing_gap_m: float = MISSING
+    closing_max_overlap_m: float = MISSING
+    translation_offset_m: List[float] = MISSING
+    translation_max_change_m: float = MISSING
+    extreme_speed_mps: float = MISSING
+    max_non_finite: int = MISSING
+
+
+@dataclass
+class GateExportSettings:
+    formats: List[str] = MISSING
+    latency_batch: int = MISSING
+    max_p99_ms: float = MISSING
+
+
+@dataclass
+class GateSettings:
+    data: FrozenDataSettings = field(default_factory=FrozenDataSettings)
+    metrics: GateMetricThresholds = field(default_factory=GateMetricThresholds)
+    baseline: GateBaselineSettings = field(default_factory=GateBaselineSettings)
+    incumbent: GateIncumbentSettings = field(default_factory=GateIncumbentSettings)
+    behaviour: GateBehaviourSettings = field(default_factory=GateBehaviourSettings)
+    export: GateExportSettings = field(default_factory=GateExportSettings)
+
+
+@dataclass
+class GateCommand:
+    run_dir: Optional[str] = MISSING
+    output_dir: Optional[str] = MISSING  # default: <run_dir>/gate
+    fail_on_reject: bool = MISSING  # exit non-zero when any check fails
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    export: ExportSettings = field(default_factory=ExportSettings)
+    gate: GateSettings = field(default_factory=GateSettings)
+
+
 @dataclass(frozen=True)
 class Range:
     """Where a number must lie: above `low` (or at it, if `low_inclusive`) and below `high` (or at it)."""
@@ -250,6 +359,12 @@ RANGES: Dict[str, Range] = {
     "trainer.devices": AT_LEAST_ONE, "trainer.num_nodes": AT_LEAST_ONE, "trainer.accumulate_grad_batches": AT_LEAST_ONE,
     "trainer.limit_train_batches": NOT_NEGATIVE, "trainer.limit_val_batches": NOT_NEGATIVE,
     "trainer.limit_test_batches": NOT_NEGATIVE, "trainer.log_every_n_steps": AT_LEAST_ONE,
+    "export.parity.test_windows": AT_LEAST_ONE, "export.parity.tolerance_m": NOT_NEGATIVE,
+    "export.latency.warmup_calls": NOT_NEGATIVE, "export.latency.timed_calls": AT_LEAST_ONE,
+    "export.latency.threads": AT_LEAST_ONE,
+    "gate.baseline.min_improvement": Range(high=1, high_inclusive=False), "gate.incumbent.tolerance": NOT_NEGATIVE,
+    "gate.export.latency_batch": AT_LEAST_ONE, "gate.export.max_p99_ms": POSITIVE,
+    "gate.behaviour.neighbour_radius_m": POSITIVE, "gate.behaviour.closing_gap_m": POSITIVE,
 }
 # Values that must fit together.
 SUMS_BELOW_ONE = (("windows.split.val_fraction", "windows.split.test_fraction"),)
@@ -262,4 +377,6 @@ COMMAND_SCHEMAS: Dict[str, type] = {
     "train": TrainCommand,
     "eval": EvalCommand,
     "sweep": SweepCommand,
+    "export": ExportCommand,
+    "gate": GateCommand,
 }

@@ -55,6 +55,9 @@ def refuse_data_overrides(command: str, overrides: Iterable[str]) -> None:
     for override in overrides:
         key = override_key(override)
         section = key.split(".", 1)[0].split("/", 1)[0]
+        if section in schema.LATER_STAGES:
+            raise ConfigError(f"{key} is read by `{schema.LATER_STAGES[section]}`, not by `drivelab {command}`; set it "
+                              f"there (or `dvc exp run -S {override}` for the pipeline)")
         if section in schema.DATA_PREPARATION:
             raise ConfigError(
                 f"{key} belongs to data preparation ({schema.DATA_PREPARATION[section]}), not to `drivelab {command}`, "
@@ -90,7 +93,8 @@ def check(command: str, cfg: DictConfig, strict: bool = True) -> DictConfig:
     known = {f.name for f in dataclasses.fields(command_schema)}
     if strict:
         # Data sections are composed into the training tree for DVC; anything else nobody would read.
-        unknown = [key for key in raw if key not in known and key not in schema.DATA_PREPARATION]
+        unknown = [key for key in raw
+                   if key not in known and key not in schema.DATA_PREPARATION and key not in schema.LATER_STAGES]
         if unknown:
             raise ConfigError(f"unknown key '{unknown[0]}': drivelab {command} has no such setting, so it would be "
                               "recorded and then ignored (check the spelling, or drop the leading +)")

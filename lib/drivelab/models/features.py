@@ -73,6 +73,11 @@ def encode_present(encode, sequences: torch.Tensor, present: torch.Tensor) -> to
     absent slots get zeros. Most slots are empty on a highway, so this saves most of a recurrent encoder's time."""
     n_batch, n_slots = present.shape
     flat = sequences.reshape(n_batch * n_slots, *sequences.shape[2:])
+    if torch.compiler.is_exporting():
+        # An exported graph has static shapes per batch: encode every slot and zero the absent ones (same values for
+        # the present slots; a row count that depends on the data would also break a batch with no neighbours).
+        encoded = encode(flat) * present.reshape(-1, 1).to(flat.dtype)
+        return encoded.view(n_batch, n_slots, -1)
     rows = present.reshape(-1).nonzero().squeeze(1)
     encoded = encode(flat.index_select(0, rows))
     out = encoded.new_zeros(n_batch * n_slots, encoded.shape[-1]).index_copy(0, rows, encoded)

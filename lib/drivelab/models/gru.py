@@ -56,12 +56,13 @@ class GRUEncoderDecoder(TrajectoryModel):
             context = torch.cat([context, max_pool_present(related, present)], dim=-1)
         if self.use_lanes:
             context = torch.cat([context, lane_context(batch)], dim=-1)
-        progress = (self.future_times_s / self.future_times_s[-1])[None, :, None].expand(len(context), -1, 1)
+        n_windows = context.shape[0]  # not len(): an exported graph keeps the batch size symbolic
+        progress = (self.future_times_s / self.future_times_s[-1])[None, :, None].expand(n_windows, -1, 1)
         steps = torch.cat([context[:, None, :].expand(-1, self.future_steps, -1), progress], dim=-1)
         decoded, _ = self.decoder(steps)
         # The correction grows from zero at the present: scaled by the step's share of the horizon, so the first
         # steps are not left with a residual-sized error.
-        scaled = self.head(decoded).view(len(context), self.future_steps, self.num_modes, 2) * progress[..., None]
+        scaled = self.head(decoded).view(n_windows, self.future_steps, self.num_modes, 2) * progress[..., None]
         residual = self.scaler.residual(scaled)
         positions = self.constant_velocity(batch)[:, None] + residual.transpose(1, 2)
         return self.to_output(positions, self.mode_head(context) if self.mode_head is not None else None)

@@ -33,14 +33,14 @@ def most_likely(output: TrajectoryOutput) -> torch.Tensor:
     """The trajectory single-mode metrics score: the only one, or the mode with the highest probability."""
     if isinstance(output, Modes):
         best = output.logits.argmax(dim=1)
-        return output.trajectories[torch.arange(len(best), device=best.device), best]
+        return output.trajectories[torch.arange(best.shape[0], device=best.device), best]  # shape, not len(): export
     return output
 
 
 def as_modes(output: TrajectoryOutput) -> Modes:
     if isinstance(output, Modes):
         return output
-    return Modes(output[:, None], torch.zeros(len(output), 1, dtype=output.dtype, device=output.device))
+    return Modes(output[:, None], torch.zeros(output.shape[0], 1, dtype=output.dtype, device=output.device))
 
 
 def squared_displacement(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:

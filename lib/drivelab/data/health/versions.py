@@ -1,5 +1,6 @@
 """Finding a data version: a windows folder, a data folder holding `windows/`, or a DVC revision (any git revision
-whose dvc.lock records the windows), read straight from the DVC cache without checking anything out."""
+whose dvc.lock records the windows, or `workspace` for the working tree's dvc.lock), read straight from the DVC
+cache without checking anything out."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from drivelab.data.windows import store
 from drivelab.errors import DrivelabError
 
 WINDOWS_OUT = "data/windows"  # the pipeline's windows output in dvc.lock
+WORKSPACE = "workspace"  # DVC's name for the working tree (as in `dvc metrics diff`): its dvc.lock, not a commit's
 
 
 @dataclass(frozen=True)
@@ -36,11 +38,19 @@ def open_version(ref: str, repo: Path = Path("."), windows_out: str = WINDOWS_OU
                 return
         raise DrivelabError(f"{ref}: no {store.INFO_FILE} here or in {ref}/windows; give a windows folder, a data "
                             f"folder or a DVC revision")
-    md5 = _locked_md5(ref, Path(repo), windows_out)
+    with open_revision(ref, repo, windows_out) as version:
+        yield version
+
+
+@contextmanager
+def open_revision(revision: str, repo: Path = Path("."), windows_out: str = WINDOWS_OUT) -> Iterator[DataVersion]:
+    """The windows `windows_out` that `revision`'s dvc.lock records (`workspace`: the working tree's dvc.lock), read
+    from the DVC cache, never from the working tree's data folder."""
+    md5 = _locked_md5(revision, Path(repo), windows_out)
     folder = Path(tempfile.mkdtemp(prefix="drivelab-version-"))
     try:
-        _link_from_cache(ref, md5, Path(repo), folder)
-        yield DataVersion(ref, folder, md5)
+        _link_from_cache(revision, md5, Path(repo), folder)
+        yield DataVersion(revision, folder, md5)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -50,19 +60,28 @@ def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def _locked_md5(ref: str, repo: Path, windows_out: str) -> str:
-    if _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode != 0:
-        raise DrivelabError(f"{ref!r} is neither a folder nor a git revision of {repo.resolve()}")
-    lock = _git(repo, "show", f"{ref}:dvc.lock")
-    if lock.returncode != 0:
-        raise DrivelabError(f"revision {ref} has no dvc.lock: the pipeline had not run when it was committed")
+    if ref == WORKSPACE:
+        lock_file = repo / "dvc.lock"
+        if not lock_file.is_file():
+            raise DrivelabError(f"{repo.resolve()} has no dvc.lock in its working tree: run the pipeline first "
+                                "(`make demo` or `dvc repro`), or name a git revision whose dvc.lock records the "
+                                "windows")
+        text = lock_file.read_text()
+    else:
+        if _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode != 0:
+            raise DrivelabError(f"{ref!r} is neither a folder nor a git revision of {repo.resolve()}")
+        lock = _git(repo, "show", f"{ref}:dvc.lock")
+        if lock.returncode != 0:
+            raise DrivelabError(f"revision {ref} has no dvc.lock: the pipeline had not run when it was committed")
+        text = lock.stdout
     import yaml
 
-    stages = (yaml.safe_load(lock.stdout) or {}).get("stages", {})
+    stages = (yaml.safe_load(text) or {}).get("stages", {})
     for stage in stages.values():
         for out in stage.get("outs", []):
             if out.get("path") == windows_out and str(out.get("md5", "")).endswith(".dir"):
                 return out["md5"]
-    raise DrivelabError(f"revision {ref}: dvc.lock records no {windows_out} output")
+    raise DrivelabError(f"revision {ref}: dvc.lock records no {windows_out} output (a folder output of the pipeline)")
 
 
 def _link_from_cache(ref: str, md5: str, repo: Path, folder: Path) -> None:
