@@ -125,9 +125,11 @@ def export_model(model: TaskModel, folder: Path, settings: Any, real: Optional[T
                     problems.append(f"{name}: parity {entry['parity']['max_abs_diff']:.2e} exceeds "
                                     f"export.parity.tolerance_m={tolerance:g} (and float32 resolution)")
             formats[name] = entry
-        latency["pytorch"] = [checks.pytorch_latency(deployed, shapes, int(batch), int(settings.latency.warmup_calls),
-                                                     int(settings.latency.timed_calls), int(batch), threads)
-                              for batch in settings.latency.batch_sizes]
+        # a model that cannot be deployed has no deployed latency to compare against
+        latency["pytorch"] = [] if program is None else [
+            checks.pytorch_latency(deployed, shapes, int(batch), int(settings.latency.warmup_calls),
+                                   int(settings.latency.timed_calls), int(batch), threads)
+            for batch in settings.latency.batch_sizes]
         card = {
             "model": {"name": context.get("label") or type(model).__name__,
                       "class": f"{type(model).__module__}.{type(model).__qualname__}", "task": model.task},

@@ -51,6 +51,7 @@ def trace(deployed: DeployedModel, example: Tuple[torch.Tensor, ...]) -> torch.e
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
     dynamic = {name: {0: batch} for name in INPUT_NAMES}
     with quiet(), torch.no_grad():
+        deployed(*example)  # an eager call first: a forward that reads a label fails here, naming the label
         try:
             return torch.export.export(deployed, example, dynamic_shapes=dynamic, strict=False)
         except NotDeployable:
