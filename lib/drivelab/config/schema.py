@@ -317,6 +317,17 @@ class GateCommand:
     gate: GateSettings = field(default_factory=GateSettings)
 
 
+@dataclass
+class PromoteCommand:
+    run_dir: Optional[str] = MISSING
+    stage: Optional[str] = MISSING  # one of the stages in .gto
+    name: str = MISSING  # the registered model's name
+    reason: Optional[str] = MISSING  # why: goes into the commit and the tags
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    export: ExportSettings = field(default_factory=ExportSettings)
+    gate: GateSettings = field(default_factory=GateSettings)
+
+
 @dataclass(frozen=True)
 class Range:
     """Where a number must lie: above `low` (or at it, if `low_inclusive`) and below `high` (or at it)."""
@@ -379,4 +390,5 @@ COMMAND_SCHEMAS: Dict[str, type] = {
     "sweep": SweepCommand,
     "export": ExportCommand,
     "gate": GateCommand,
+    "promote": PromoteCommand,
 }
