@@ -47,6 +47,7 @@ COMMANDS: Dict[str, Command] = {
     "promote": Command("drivelab.commands.promote", "gate a run's model and register its export in a stage (GTO tags, DVC files)",
                        preflight="drivelab.registry.preflight:check_promotion"),
     "models": Command("drivelab.commands.models", "the model registry: versions, stages, lineage; get, demote, rollback", False),
+    "predict": Command("drivelab.commands.predict", "replay recordings or windows through a registered model's ONNX export: predictions, drift, shadow", False),
     "sweep": Command("drivelab.commands.sweep", "Optuna search over conf/search/NAME.yaml; trials are train runs, resumable"),
     "demo": Command("drivelab.commands.demo", "the main job: the DVC pipeline on simulated data, then a results table", False),
 }

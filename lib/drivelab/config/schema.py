@@ -328,6 +328,43 @@ class PromoteCommand:
     gate: GateSettings = field(default_factory=GateSettings)
 
 
+@dataclass
+class PredictSource:
+    name: str = MISSING
+    format: str = MISSING
+    path: Optional[str] = MISSING  # the input, when it is recordings
+
+
+@dataclass
+class PredictDrift:
+    statistic: str = MISSING
+    threshold: float = MISSING
+    max_windows: int = MISSING
+
+
+@dataclass
+class PredictSettings:
+    batch_size: int = MISSING
+    threads: int = MISSING
+    on_drift: str = MISSING  # warn | fail
+    drift: PredictDrift = field(default_factory=PredictDrift)
+    top_scenes: int = MISSING
+    work_dir: Optional[str] = MISSING
+
+
+@dataclass
+class PredictCommand:
+    model: str = MISSING
+    input: Optional[str] = MISSING
+    output: Optional[str] = MISSING
+    shadow: Optional[str] = MISSING
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    source: PredictSource = field(default_factory=PredictSource)
+    clean: CleanConfig = field(default_factory=CleanConfig)
+    windows: WindowsConfig = field(default_factory=WindowsConfig)
+    predict: PredictSettings = field(default_factory=PredictSettings)
+
+
 @dataclass(frozen=True)
 class Range:
     """Where a number must lie: above `low` (or at it, if `low_inclusive`) and below `high` (or at it)."""
@@ -376,6 +413,8 @@ RANGES: Dict[str, Range] = {
     "gate.baseline.min_improvement": Range(high=1, high_inclusive=False), "gate.incumbent.tolerance": NOT_NEGATIVE,
     "gate.export.latency_batch": AT_LEAST_ONE, "gate.export.max_p99_ms": POSITIVE,
     "gate.behaviour.neighbour_radius_m": POSITIVE, "gate.behaviour.closing_gap_m": POSITIVE,
+    "predict.batch_size": AT_LEAST_ONE, "predict.threads": AT_LEAST_ONE, "predict.top_scenes": NOT_NEGATIVE,
+    "predict.drift.threshold": NOT_NEGATIVE, "predict.drift.max_windows": AT_LEAST_ONE,
 }
 # Values that must fit together.
 SUMS_BELOW_ONE = (("windows.split.val_fraction", "windows.split.test_fraction"),)
@@ -391,4 +430,5 @@ COMMAND_SCHEMAS: Dict[str, type] = {
     "export": ExportCommand,
     "gate": GateCommand,
     "promote": PromoteCommand,
+    "predict": PredictCommand,
 }
