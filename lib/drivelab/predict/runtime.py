@@ -39,10 +39,6 @@ class OnnxModel:
         self.seconds = 0.0  # time spent inside onnxruntime
         self.latencies_ms: list = []  # one per call
 
-    @property
-    def num_modes(self) -> int:
-        return int(self.card["outputs"][1]["shape"][1]) if "mode_probabilities" in self.outputs else 1
-
     def check_windows(self, spec: Mapping[str, Any], where: str) -> None:
         for key in ("history_steps", "future_steps", "sample_hz", "max_neighbours"):
             if int(spec[key]) != int(self.window[key]):
