@@ -23,7 +23,8 @@ def served(sim_data_dir, trained_run, tmp_path_factory):
     root = tmp_path_factory.mktemp("served")
     repo = make_registry_repo(root, sim_data_dir / "windows")
     promote(repo, copy_run(trained_run, root / "runs" / "good"), "prod")
-    promote(repo, copy_run(trained_run, root / "runs" / "worse", weight_noise=0.05), "staging")
+    promote(repo, copy_run(trained_run, root / "runs" / "worse", weight_noise=0.05), "staging",
+            "gate.incumbent.tolerance=1")  # worse than production, deliberately
     return repo
 
 

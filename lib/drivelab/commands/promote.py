@@ -16,10 +16,22 @@ from drivelab.registry.preflight import check_promotion
 from drivelab.runs import open_run
 
 
+def current_checkpoint_md5(run) -> str | None:
+    from drivelab.lineage import file_md5
+
+    checkpoint = run.best_checkpoint
+    return file_md5(checkpoint) if checkpoint and checkpoint.is_file() else None
+
+
 def main(cfg: DictConfig, run_dir: Path) -> None:
     check_promotion(cfg)  # again: a run on --params skips the CLI's preflight
     repo = repository.root(Path(cfg.paths.root_dir))
     run = open_run(Path(cfg.run_dir))
+    if not cfg.gate.incumbent.run_dir:  # no regression against production unless another incumbent is named
+        serving = promote.incumbent(repo, cfg.name)
+        if serving is not None and serving.lineage.get("checkpoint_md5") != current_checkpoint_md5(run):
+            cfg.gate.incumbent.run_dir = serving.lineage["run"]["path"]
+            print(f"incumbent: {serving.reference} ({', '.join(serving.stages)}), run {cfg.gate.incumbent.run_dir}")
     result = run_gate(run, cfg.gate, cfg.export, repo)
     gate_dir = run.path / "gate"
     gate_report = report.write(result, run, gate_dir)

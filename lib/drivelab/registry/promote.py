@@ -60,6 +60,14 @@ def check_name(name: str) -> None:
                             "with a letter or digit")
 
 
+def incumbent(repo: Path, name: str) -> Optional[Version]:
+    """The version in the last stage `.gto` lists (production), when its run directory is on this machine: what a
+    candidate must not regress against."""
+    holder = read_state(repo, name).holder(allowed_stages(repo)[-1])
+    run_path = (holder.lineage.get("run") or {}).get("path") if holder else None
+    return holder if run_path and (Path(run_path) / "manifest.json").is_file() else None
+
+
 def gate_summary(report: Dict[str, Any]) -> Dict[str, Any]:
     checks = report["checks"]
     candidate = report["metrics"]["candidate"]
