@@ -13,6 +13,7 @@ from conftest import drivelab, read_json
 from drivelab.config.validate import compose
 from drivelab.data.windows.store import open_split
 from drivelab.export.bundle import export_model
+from drivelab.export.checks import differences
 from drivelab.export.interface import random_inputs
 from drivelab.runs.builder import build_model
 
@@ -107,3 +108,11 @@ def test_exported_run_runs_in_onnxruntime_alone_on_raw_test_windows(trained_run,
     assert positions.shape == (5, windows["spec"]["future_steps"], 2)
     rmse_5s = np.sqrt(((positions[:, -1] - test["future"][:, -1]) ** 2).sum(-1).mean())
     assert rmse_5s < 20.0  # metres, not normalised units
+
+
+def test_parity_allows_one_float32_step_where_values_straddle_a_power_of_two():
+    below = np.float32(128.0) - 2 * np.spacing(np.float32(127.0))  # two steps below 128: 1.5e-5 m from it
+    difference_m, share = differences([np.array([below], np.float32)], [np.array([128.0], np.float32)], 1e-5)
+    assert difference_m > 1e-5 and share == pytest.approx(1.0)
+    _, twice = differences([np.array([below], np.float32)], [np.array([128.0 + 2 ** -16], np.float32)], 1e-5)
+    assert twice > 1.0  # two float32 steps at 128 m are a real difference

@@ -21,7 +21,7 @@ def reference(deployed: DeployedModel, inputs: Tuple[torch.Tensor, ...]) -> Tupl
 def differences(expected: Sequence[np.ndarray], got: Sequence[np.ndarray], tolerance: float) -> Tuple[float, float]:
     """(largest absolute difference over every output, largest difference in units of what is allowed there).
 
-    Allowed is `tolerance` or one float32 spacing of the expected value, whichever is larger: outputs are float32, and
+    Allowed is `tolerance` or one float32 spacing of the larger of the two values, whichever is larger: outputs are float32, and
     beyond 128 m consecutive float32 values lie 1.5e-5 m apart, so two correct computations of one function can
     differ by that spacing when their last rounding falls differently. Shapes that differ, or a value finite on one
     side only, count as infinite."""
@@ -33,7 +33,9 @@ def differences(expected: Sequence[np.ndarray], got: Sequence[np.ndarray], toler
         same_infinity = np.isinf(want) & (want == have)
         difference = np.abs(want.astype(np.float64) - have.astype(np.float64))
         difference = np.where(both_nan | same_infinity, 0.0, np.nan_to_num(difference, nan=np.inf))
-        allowed = np.maximum(tolerance, np.spacing(np.abs(want).astype(np.float32)).astype(np.float64))
+        # the spacing at the larger of the two: values straddling a power of two differ by the coarser step
+        larger = np.maximum(np.abs(want), np.nan_to_num(np.abs(have), nan=0.0, posinf=0.0)).astype(np.float32)
+        allowed = np.maximum(tolerance, np.spacing(larger).astype(np.float64))
         worst_m = max(worst_m, float(difference.max(initial=0.0)))
         worst_share = max(worst_share, float((difference / allowed).max(initial=0.0)))
     return worst_m, worst_share
