@@ -7,6 +7,7 @@ The Trainer's and the models' schemas are generated from their signatures (`gene
 """
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING
@@ -51,8 +52,14 @@ class CleanConfig:
 
 
 # Window settings: the fields are WindowSpec's, the defaults are conf/windows/default.yaml's (the one place for them).
+class SplitBy(Enum):
+    recording = "recording"  # whole recordings per split
+    time = "time"  # contiguous time blocks of every recording, a guard gap apart
+
+
 @dataclass
 class SplitConfig:
+    by: SplitBy = MISSING
     val_fraction: float = MISSING
     test_fraction: float = MISSING
     seed: int = MISSING
@@ -134,6 +141,16 @@ class TrainCommand:
     tags: List[str] = MISSING
 
 
+class EvalSplit(Enum):
+    test = "test"  # the data version's test split
+    all = "all"  # every window of it (a data version used only for testing)
+
+
+@dataclass
+class EvalSettings:
+    split: EvalSplit = MISSING
+
+
 @dataclass
 class EvalCommand:
     run_dir: Optional[str] = MISSING  # one run to evaluate
@@ -143,6 +160,7 @@ class EvalCommand:
     baseline: Optional[str] = MISSING  # model option evaluated beside the run on the same test split
     paths: PathsConfig = field(default_factory=PathsConfig)
     data_dir: Optional[str] = MISSING  # evaluate on another data directory than the run's own
+    eval: EvalSettings = field(default_factory=EvalSettings)
 
 
 @dataclass
