@@ -229,6 +229,24 @@ class SweepCommand(TrainCommand):
 
 
 @dataclass
+class CompareSettings:
+    baselines: List[str] = MISSING  # model options compared with the idea
+    seeds: int = MISSING  # runs per model
+    eval_data: List[str] = MISSING  # more data folders scored window by window
+    rerun: bool = MISSING  # train again even where the run cache has the run
+    workers: int = MISSING  # training processes side by side
+    torch_threads: Optional[int] = MISSING
+    bootstrap_samples: int = MISSING
+    confidence: float = MISSING
+    bootstrap_seed: int = MISSING
+
+
+@dataclass
+class CompareCommand(TrainCommand):
+    compare: CompareSettings = field(default_factory=CompareSettings)
+
+
+@dataclass
 class HealthCommand:
     paths: PathsConfig = field(default_factory=PathsConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
@@ -383,6 +401,8 @@ RANGES: Dict[str, Range] = {
     "gate.baseline.min_improvement": Range(high=1, high_inclusive=False), "gate.incumbent.tolerance": NOT_NEGATIVE,
     "gate.export.latency_batch": AT_LEAST_ONE, "gate.export.max_p99_ms": POSITIVE,
     "gate.behaviour.neighbour_radius_m": POSITIVE, "gate.behaviour.closing_gap_m": POSITIVE,
+    "compare.seeds": AT_LEAST_ONE, "compare.workers": AT_LEAST_ONE, "compare.bootstrap_samples": AT_LEAST_ONE,
+    "compare.confidence": Range(0, 1, low_inclusive=False, high_inclusive=False),
 }
 # Values that must fit together.
 SUMS_BELOW_ONE = (("windows.split.val_fraction", "windows.split.test_fraction"),)
@@ -397,4 +417,5 @@ COMMAND_SCHEMAS: Dict[str, type] = {
     "sweep": SweepCommand,
     "export": ExportCommand,
     "gate": GateCommand,
+    "compare": CompareCommand,
 }
