@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from drivelab.compare.comparison import CompareSettings, run_comparison
 from drivelab.config.validate import override_key
@@ -23,7 +23,8 @@ def main(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
                         eval_data=[str(path) for path in settings.eval_data], rerun=settings.rerun,
                         workers=settings.workers, torch_threads=settings.torch_threads,
                         bootstrap_samples=settings.bootstrap_samples, confidence=settings.confidence,
-                        bootstrap_seed=settings.bootstrap_seed, wandb_group=f"compare-{Path(run_dir).name}"),
+                        bootstrap_seed=settings.bootstrap_seed, wandb_group=f"compare-{Path(run_dir).name}",
+                        wandb_settings=_wandb_settings(cfg)),
         common, Path(cfg.paths.runs_dir), Path(run_dir))
 
 
@@ -37,3 +38,8 @@ def _hydra_context() -> tuple[str, List[str]]:
         raise ConfigError("drivelab compare composes its runs from the command line; run it without --params")
     hydra_cfg = HydraConfig.get()
     return str(hydra_cfg.runtime.choices.get("experiment") or ""), list(hydra_cfg.overrides.task)
+
+
+def _wandb_settings(cfg: DictConfig) -> Dict[str, Any] | None:
+    wandb = (cfg.get("logger") or {}).get("wandb")
+    return OmegaConf.to_container(wandb, resolve=True) if wandb else None  # type: ignore[return-value]

@@ -13,6 +13,7 @@ import numpy as np
 
 from drivelab.compare import report, stats
 from drivelab.compare.plan import PlannedRun, plan_runs, seeds_from
+from drivelab.compare.tracking import log_summary
 from drivelab.compare.scores import SLICES, WindowScores, check_same_windows, metric_specs, score_run
 from drivelab.data.windows.store import SPLITS
 from drivelab.errors import DrivelabError
@@ -34,6 +35,7 @@ class CompareSettings:
     confidence: float = 0.95
     bootstrap_seed: int = 0
     wandb_group: Optional[str] = None
+    wandb_settings: Optional[Dict[str, Any]] = None  # the W&B logger's settings, when W&B is configured
 
 
 def run_comparison(settings: CompareSettings, common: Sequence[str], runs_dir: Path, output_dir: Path) -> Dict[str, Any]:
@@ -65,6 +67,8 @@ def run_comparison(settings: CompareSettings, common: Sequence[str], runs_dir: P
     results["metrics"] = list(results["evaluations"][0]["slices"]["all"]["models"][settings.idea])
     results["seconds"] = {"planning_and_training": round(trained_s, 1), "total": round(time.perf_counter() - started, 1)}
     paths = report.write(results, output_dir)
+    if settings.wandb_group:
+        log_summary(results, settings.wandb_settings, settings.wandb_group, Path(output_dir) / "logs")
     print(report.markdown(results))
     print(f"written: {paths['json']}, {paths['table']}, {paths['plot']}")
     return results
