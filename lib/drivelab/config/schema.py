@@ -7,6 +7,7 @@ The Trainer's and the models' schemas are generated from their signatures (`gene
 """
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING
@@ -51,8 +52,14 @@ class CleanConfig:
 
 
 # Window settings: the fields are WindowSpec's, the defaults are conf/windows/default.yaml's (the one place for them).
+class SplitBy(Enum):
+    recording = "recording"  # whole recordings per split
+    time = "time"  # contiguous time blocks of every recording, a guard gap apart
+
+
 @dataclass
 class SplitConfig:
+    by: SplitBy = MISSING
     val_fraction: float = MISSING
     test_fraction: float = MISSING
     seed: int = MISSING
@@ -134,6 +141,16 @@ class TrainCommand:
     tags: List[str] = MISSING
 
 
+class EvalSplit(Enum):
+    test = "test"  # the data version's test split
+    all = "all"  # every window of it (a data version used only for testing)
+
+
+@dataclass
+class EvalSettings:
+    split: EvalSplit = MISSING
+
+
 @dataclass
 class EvalCommand:
     run_dir: Optional[str] = MISSING  # one run to evaluate
@@ -143,6 +160,7 @@ class EvalCommand:
     baseline: Optional[str] = MISSING  # model option evaluated beside the run on the same test split
     paths: PathsConfig = field(default_factory=PathsConfig)
     data_dir: Optional[str] = MISSING  # evaluate on another data directory than the run's own
+    eval: EvalSettings = field(default_factory=EvalSettings)
 
 
 @dataclass
@@ -208,6 +226,24 @@ class SweepSettings:
 class SweepCommand(TrainCommand):
     search: SearchConfig = field(default_factory=SearchConfig)
     sweep: SweepSettings = field(default_factory=SweepSettings)
+
+
+@dataclass
+class CompareSettings:
+    baselines: List[str] = MISSING  # model options compared with the idea
+    seeds: int = MISSING  # runs per model
+    eval_data: List[str] = MISSING  # more data folders scored window by window
+    rerun: bool = MISSING  # train again even where the run cache has the run
+    workers: int = MISSING  # training processes side by side
+    torch_threads: Optional[int] = MISSING
+    bootstrap_samples: int = MISSING
+    confidence: float = MISSING
+    bootstrap_seed: int = MISSING
+
+
+@dataclass
+class CompareCommand(TrainCommand):
+    compare: CompareSettings = field(default_factory=CompareSettings)
 
 
 @dataclass
@@ -365,6 +401,8 @@ RANGES: Dict[str, Range] = {
     "gate.baseline.min_improvement": Range(high=1, high_inclusive=False), "gate.incumbent.tolerance": NOT_NEGATIVE,
     "gate.export.latency_batch": AT_LEAST_ONE, "gate.export.max_p99_ms": POSITIVE,
     "gate.behaviour.neighbour_radius_m": POSITIVE, "gate.behaviour.closing_gap_m": POSITIVE,
+    "compare.seeds": AT_LEAST_ONE, "compare.workers": AT_LEAST_ONE, "compare.bootstrap_samples": AT_LEAST_ONE,
+    "compare.confidence": Range(0, 1, low_inclusive=False, high_inclusive=False),
 }
 # Values that must fit together.
 SUMS_BELOW_ONE = (("windows.split.val_fraction", "windows.split.test_fraction"),)
@@ -379,4 +417,5 @@ COMMAND_SCHEMAS: Dict[str, type] = {
     "sweep": SweepCommand,
     "export": ExportCommand,
     "gate": GateCommand,
+    "compare": CompareCommand,
 }
