@@ -120,6 +120,11 @@ LATER_STAGES: Dict[str, str] = {
 
 
 @dataclass
+class FaultConfig:
+    nan_at_step: Optional[int] = MISSING  # multiply the training loss at this step by NaN
+
+
+@dataclass
 class TrainCommand:
     seed: int = MISSING
     task_name: str = MISSING
@@ -132,6 +137,7 @@ class TrainCommand:
     logger: Optional[Dict[str, Any]] = MISSING
     callbacks: Optional[Dict[str, Any]] = MISSING
     tags: List[str] = MISSING
+    fault: FaultConfig = field(default_factory=FaultConfig)
 
 
 @dataclass
@@ -359,6 +365,7 @@ RANGES: Dict[str, Range] = {
     "trainer.devices": AT_LEAST_ONE, "trainer.num_nodes": AT_LEAST_ONE, "trainer.accumulate_grad_batches": AT_LEAST_ONE,
     "trainer.limit_train_batches": NOT_NEGATIVE, "trainer.limit_val_batches": NOT_NEGATIVE,
     "trainer.limit_test_batches": NOT_NEGATIVE, "trainer.log_every_n_steps": AT_LEAST_ONE,
+    "fault.nan_at_step": NOT_NEGATIVE,
     "export.parity.test_windows": AT_LEAST_ONE, "export.parity.tolerance_m": NOT_NEGATIVE,
     "export.latency.warmup_calls": NOT_NEGATIVE, "export.latency.timed_calls": AT_LEAST_ONE,
     "export.latency.threads": AT_LEAST_ONE,
