@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import sysconfig
 import threading
 import time
 import traceback
@@ -23,6 +24,16 @@ def thread_stack(thread: threading.Thread, frames: int = STACK_FRAMES) -> List[s
     summary = traceback.extract_stack(frame)[-frames:]
     return [f"{entry.filename}:{entry.lineno} in {entry.name}" + (f": {entry.line}" if entry.line else "")
             for entry in summary]
+
+
+def own_code(stack: List[str]) -> Optional[str]:
+    """The innermost frame outside the standard library and installed packages (the project's own code), else the
+    innermost frame: where a stalled step is, rather than the lock it waits on."""
+    library = (sysconfig.get_paths()["stdlib"], "site-packages", "<frozen ")
+    for line in reversed(stack):
+        if not any(part in line for part in library):
+            return line
+    return stack[-1] if stack else None
 
 
 class StallWatchdog:
@@ -67,8 +78,7 @@ class StallWatchdog:
                 continue
             self._warned_for = last
             stack = thread_stack(self.watched)
-            record = {"step": self._step, "seconds": round(silent_s, 1), "stack": stack,
-                      "where": stack[-1] if stack else None}
+            record = {"step": self._step, "seconds": round(silent_s, 1), "stack": stack, "where": own_code(stack)}
             log.warning("no training step for %.0f s after step %d (callbacks.training_health.stall_after_s=%g); "
                         "the main thread is at:\n  %s", silent_s, self._step, self.stall_after_s,
                         "\n  ".join(stack) or "(stack unavailable)")
