@@ -46,6 +46,7 @@ COMMANDS: Dict[str, Command] = {
     "gate": Command("drivelab.commands.gate", "may a run's model advance? thresholds, behaviour tests, export checks"),
     "sweep": Command("drivelab.commands.sweep", "Optuna search over conf/search/NAME.yaml; trials are train runs, resumable"),
     "runs": Command("drivelab.commands.runs", "every run at a glance: status (killed when its process died), age, model, data, metrics, health", False),
+    "doctor": Command("drivelab.commands.doctor", "environment and project checks with fixes; `run_dir=DIR` explains how a run ended", False),
     "demo": Command("drivelab.commands.demo", "the main job: the DVC pipeline on simulated data, then a results table", False),
 }
 

@@ -11,6 +11,7 @@ On a GPU the host clock runs ahead of the device by at most the queued work, whi
 from __future__ import annotations
 
 import time
+import traceback
 from array import array
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -86,6 +87,7 @@ class TrainingHealth(pl.Callback):
         self._num_workers: Optional[int] = None
         self._data_dir: Optional[Path] = None
         self._failure: Optional[str] = None
+        self._exception: Optional[Dict[str, Any]] = None
 
     # -- Lightning hooks ------------------------------------------------------------------------------------------
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -147,6 +149,9 @@ class TrainingHealth(pl.Callback):
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         self.watchdog.stop()
         self._failure = f"{type(exception).__name__}: {exception}"
+        frames = traceback.extract_tb(exception.__traceback__)
+        self._exception = {"type": type(exception).__name__, "message": str(exception),
+                           "where": f"{frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}" if frames else None}
         self._finish(trainer, status="failed")
 
     def state_dict(self) -> Dict[str, Any]:
@@ -232,6 +237,7 @@ class TrainingHealth(pl.Callback):
             "every_n_steps": self.every_n_steps,
             "data_loader_workers": self._num_workers,
             "summary": summary,
+            "exception": self._exception,
             "data_flow": data_flow(self._data_dir),
             "history": self.history,
         }
