@@ -166,6 +166,10 @@ def test_nan_injection_from_the_cli_stops_non_zero_naming_step_and_parameter_and
     state = torch.load(kept, map_location="cpu", weights_only=True)
     assert state["global_step"] == 8
     assert all(torch.isfinite(value).all() for value in state["state_dict"].values() if value.is_floating_point())
+    explained = drivelab("doctor", f"run_dir={run_dir}", check=False)
+    assert explained.returncode == 1
+    assert "non-finite loss (nan) at step 9" in next(line for line in explained.stdout.splitlines()
+                                                     if "non-finite  " in line)
 
 
 def test_a_default_training_run_writes_its_health_report(trained_run):
