@@ -93,3 +93,11 @@ def test_every_shipped_config_option_composes_and_validates():
 
     checked, failures = check_every_option()
     assert checked > 40 and failures == []
+
+
+def test_listing_runs_imports_no_torch(killed_run):
+    probe = ("import sys\nfrom drivelab.cli import main\n"
+             f"main(['runs', {str(killed_run.parent)!r}])\n"
+             "print('HEAVY', sorted(m for m in ('torch', 'pytorch_lightning', 'wandb') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=cli_env())
+    assert "killed" in done.stdout and "HEAVY []" in done.stdout, done.stdout + done.stderr

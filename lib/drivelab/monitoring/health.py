@@ -25,6 +25,7 @@ from drivelab.monitoring import records
 from drivelab.monitoring.verdict import DATA_BOUND_SHARE, problems, verdict
 from drivelab.monitoring.watchdog import StallWatchdog
 
+ENDED_NOT_FAILED = {"TrialPruned": "pruned", "KeyboardInterrupt": "interrupted"}  # exceptions that are no failure
 WRITE_EVERY_S = 30.0  # health.json is rewritten at most this often while training (a killed run keeps recent figures)
 
 
@@ -148,6 +149,10 @@ class TrainingHealth(pl.Callback):
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         self.watchdog.stop()
+        ended = ENDED_NOT_FAILED.get(type(exception).__name__)
+        if ended:  # a sweep pruning a trial, a user pressing Ctrl-C: the run stopped, nothing went wrong in it
+            self._finish(trainer, status=ended)
+            return
         self._failure = f"{type(exception).__name__}: {exception}"
         frames = traceback.extract_tb(exception.__traceback__)
         self._exception = {"type": type(exception).__name__, "message": str(exception),
