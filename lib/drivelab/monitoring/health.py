@@ -252,11 +252,12 @@ class TrainingHealth(pl.Callback):
             return
         if self._step_s and len(self._step_s) > self._window_start:
             self._take_figures(trainer, time.perf_counter())  # the last partial window
-        records.write_health(self._run_dir, self.report(status=status))
+        report = self.report(status=status)
+        records.write_health(self._run_dir, report)
         if self.plot and self.history:
             from drivelab.monitoring.health_plot import write_health_plot
 
-            write_health_plot(self.history, self._run_dir / records.HEALTH_PLOT)
+            write_health_plot(self.history, self._run_dir / records.HEALTH_PLOT, verdict=report["verdict"])
 
 
 def gpu_figures() -> Dict[str, Optional[float]]:

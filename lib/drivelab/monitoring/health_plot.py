@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
 
-def write_health_plot(history: Sequence[Dict[str, Any]], path: Path) -> Path:
+def write_health_plot(history: Sequence[Dict[str, Any]], path: Path, verdict: str = "") -> Path:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
@@ -20,7 +20,7 @@ def write_health_plot(history: Sequence[Dict[str, Any]], path: Path) -> Path:
     figure, axes = plt.subplots(3, 1, figsize=(7, 7), sharex=True)
     axes[0].plot(steps, series("samples_per_s"), marker=".")
     axes[0].set_ylabel("samples/s")
-    axes[0].set_title("training health")
+    axes[0].set_title(verdict if len(verdict) <= 90 else verdict[:87] + "...", fontsize=9)
     axes[1].plot(steps, [100 * v for v in series("data_wait_share")], marker=".", color="tab:orange")
     axes[1].set_ylabel("waiting for data (%)")
     axes[1].set_ylim(0, 100)
