@@ -101,3 +101,13 @@ def test_listing_runs_imports_no_torch(killed_run):
              "print('HEAVY', sorted(m for m in ('torch', 'pytorch_lightning', 'wandb') if m in sys.modules))\n")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=cli_env())
     assert "killed" in done.stdout and "HEAVY []" in done.stdout, done.stdout + done.stderr
+
+
+def test_oom_killer_lines_are_found_for_the_run_process_only():
+    from drivelab.doctor.run_report import oom_lines
+
+    log = ("[  9.1] oom-kill:constraint=CONSTRAINT_NONE,task=python,pid=4242,uid=0\n"
+           "[  9.2] Out of memory: Killed process 4242 (python) total-vm:9000kB, anon-rss:8000kB\n"
+           "[  9.3] Out of memory: Killed process 42 (other) total-vm:10kB\n")
+    assert len(oom_lines(log, 4242)) == 2
+    assert oom_lines(log, 424) == [] and oom_lines(log, None) == []

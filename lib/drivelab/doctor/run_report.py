@@ -46,12 +46,16 @@ def kernel_oom_lines(pid: Optional[int]) -> Optional[List[str]]:
             texts.append(path.read_text(errors="replace"))
         except OSError:
             continue
-    if not texts:
-        return None
+    return oom_lines("\n".join(texts), pid) if texts else None
+
+
+def oom_lines(kernel_log: str, pid: Optional[int]) -> List[str]:
+    """The kernel log's lines where the OOM killer names `pid` ('Out of memory: Killed process 123 (python)',
+    'oom-kill:...,task=python,pid=123,...')."""
     if pid is None:
         return []
-    pattern = re.compile(rf"(Out of memory|oom-kill|Killed process).*\b(pid[= ]?{pid}|process {pid})\b")
-    return [line.strip() for text in texts for line in text.splitlines() if pattern.search(line)]
+    pattern = re.compile(rf"(Out of memory|oom-kill|Killed process).*\b(pid={pid}|process {pid})\b")
+    return [line.strip() for line in kernel_log.splitlines() if pattern.search(line)]
 
 
 def explain(run: Run, root: Path) -> List[Row]:
