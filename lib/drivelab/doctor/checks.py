@@ -68,14 +68,25 @@ def python_and_packages(root: Path) -> List[Row]:
     return rows
 
 
-def torch_runtime(root: Path) -> List[Row]:
-    """torch threads against the cores this process may use; the accelerators torch sees."""
+def torch_runtime(root: Path, runs_dirs: List[Path]) -> List[Row]:
+    """torch threads against the cores this process may use and the runs already training here; the accelerators
+    torch sees."""
+    import socket
+
     import torch
 
+    from drivelab.runs.listing import list_runs
+
     cores, threads = resources.cpu_count(), torch.get_num_threads()
-    rows = [Row("torch threads", OK if threads <= cores else WARN, f"{threads} threads on {cores} available cores",
-                "" if threads <= cores else f"torch.set_num_threads({cores}) or OMP_NUM_THREADS={cores}: more threads "
-                                            "than cores slow every run on the machine")]
+    here = socket.gethostname()
+    live = [row for row in list_runs([d for d in runs_dirs if d.exists()], status="running")
+            if row.get("host") == here]
+    wanted = threads * (len(live) + 1)  # one more run beside the live ones
+    found = f"{threads} threads per process on {cores} available cores; {len(live)} run(s) training here now"
+    rows = [Row("torch threads", OK if wanted <= cores else WARN, found,
+                "" if wanted <= cores else
+                f"threads x runs above the cores slows every run far more than proportionally: "
+                f"OMP_NUM_THREADS={max(cores // (len(live) + 1), 1)} (or torch.set_num_threads) per run")]
     if torch.cuda.is_available():
         names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         rows.append(Row("devices", OK, f"torch {torch.__version__}: cpu + {len(names)} CUDA ({', '.join(names)})"))
@@ -183,7 +194,7 @@ def environment(root: Path, data_dir: Path, runs_dir: Path,
     dvc_cache = root / ".dvc" / "cache"
     checks: Dict[str, Callable[[], List[Row]]] = {
         "python": lambda: python_and_packages(root),
-        "torch": lambda: torch_runtime(root),
+        "torch": lambda: torch_runtime(root, [runs_dir, root / "models" / "train"]),
         "dvc": lambda: dvc_state(root),
         "configs": lambda: configs(root),
         "wandb": lambda: wandb_offline(root, [runs_dir, root / "models"]),

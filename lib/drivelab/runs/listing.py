@@ -97,6 +97,7 @@ def describe_run(run: Run, runs_dir: Path, now: Optional[float] = None) -> Dict[
         "verdict": health.get("verdict"),
         "non_finite": non_finite.get("message") if non_finite else None,
         "error": manifest.get("error"),
+        "host": manifest.get("host"),
     }
 
 
