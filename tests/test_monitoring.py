@@ -185,3 +185,11 @@ def test_data_stages_record_throughput_and_peak_memory(sim_data_dir):
         record = read_json(sim_data_dir / "flow" / f"{stage}.json")
         assert record["rows_per_s"] > 0 and record["peak_rss_mb"] > 0, stage
     assert read_json(sim_data_dir / "flow" / "windows.json")["windows_per_s"] > 0
+
+
+@pytest.mark.parametrize("override", ["callbacks.training_health.every_n_steps=0", "fault.nan_at_step=-1",
+                                      "callbacks.training_health.data_bound_share=1.5"])
+def test_monitoring_settings_out_of_range_are_refused_before_anything_is_written(override, tmp_path):
+    done = drivelab("train", override, f"hydra.run.dir={tmp_path / 'run'}", check=False)
+    assert done.returncode == 2 and "is out of range" in done.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "run").exists()

@@ -366,6 +366,8 @@ RANGES: Dict[str, Range] = {
     "trainer.limit_train_batches": NOT_NEGATIVE, "trainer.limit_val_batches": NOT_NEGATIVE,
     "trainer.limit_test_batches": NOT_NEGATIVE, "trainer.log_every_n_steps": AT_LEAST_ONE,
     "fault.nan_at_step": NOT_NEGATIVE,
+    "callbacks.training_health.every_n_steps": AT_LEAST_ONE, "callbacks.training_health.stall_after_s": NOT_NEGATIVE,
+    "callbacks.training_health.data_bound_share": SHARE,
     "export.parity.test_windows": AT_LEAST_ONE, "export.parity.tolerance_m": NOT_NEGATIVE,
     "export.latency.warmup_calls": NOT_NEGATIVE, "export.latency.timed_calls": AT_LEAST_ONE,
     "export.latency.threads": AT_LEAST_ONE,
