@@ -46,6 +46,8 @@ COMMANDS: Dict[str, Command] = {
     "gate": Command("drivelab.commands.gate", "may a run's model advance? thresholds, behaviour tests, export checks"),
     "sweep": Command("drivelab.commands.sweep", "Optuna search over conf/search/NAME.yaml; trials are train runs, resumable"),
     "compare": Command("drivelab.commands.compare", "experiment=IDEA vs baselines over seeds: run cache, paired bootstrap CIs, report"),
+    "runs": Command("drivelab.commands.runs", "every run at a glance: status (killed when its process died), age, model, data, metrics, health", False),
+    "doctor": Command("drivelab.commands.doctor", "environment and project checks with fixes; `run_dir=DIR` explains how a run ended", False),
     "demo": Command("drivelab.commands.demo", "the main job: the DVC pipeline on simulated data, then a results table", False),
 }
 

@@ -127,6 +127,11 @@ LATER_STAGES: Dict[str, str] = {
 
 
 @dataclass
+class FaultConfig:
+    nan_at_step: Optional[int] = MISSING  # multiply the training loss at this step by NaN
+
+
+@dataclass
 class TrainCommand:
     seed: int = MISSING
     task_name: str = MISSING
@@ -139,6 +144,7 @@ class TrainCommand:
     logger: Optional[Dict[str, Any]] = MISSING
     callbacks: Optional[Dict[str, Any]] = MISSING
     tags: List[str] = MISSING
+    fault: FaultConfig = field(default_factory=FaultConfig)
 
 
 class EvalSplit(Enum):
@@ -395,6 +401,9 @@ RANGES: Dict[str, Range] = {
     "trainer.devices": AT_LEAST_ONE, "trainer.num_nodes": AT_LEAST_ONE, "trainer.accumulate_grad_batches": AT_LEAST_ONE,
     "trainer.limit_train_batches": NOT_NEGATIVE, "trainer.limit_val_batches": NOT_NEGATIVE,
     "trainer.limit_test_batches": NOT_NEGATIVE, "trainer.log_every_n_steps": AT_LEAST_ONE,
+    "fault.nan_at_step": NOT_NEGATIVE,
+    "callbacks.training_health.every_n_steps": AT_LEAST_ONE, "callbacks.training_health.stall_after_s": NOT_NEGATIVE,
+    "callbacks.training_health.data_bound_share": SHARE,
     "export.parity.test_windows": AT_LEAST_ONE, "export.parity.tolerance_m": NOT_NEGATIVE,
     "export.latency.warmup_calls": NOT_NEGATIVE, "export.latency.timed_calls": AT_LEAST_ONE,
     "export.latency.threads": AT_LEAST_ONE,

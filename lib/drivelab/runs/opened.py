@@ -75,7 +75,8 @@ class Run:
         recorded path was relative to another working directory."""
         from drivelab.config.validate import check
 
-        config = check("train", OmegaConf.create(self.saved_config))
+        saved = {"fault": {"nan_at_step": None}, **self.saved_config}  # runs recorded before fault injection
+        config = check("train", OmegaConf.create(saved))
         windows_dir = Path(config.data.windows_dir)
         if not windows_dir.is_absolute() and not windows_dir.exists() and self.manifest.get("windows_dir"):
             config.data.windows_dir = str(self.manifest["windows_dir"])
