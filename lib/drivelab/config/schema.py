@@ -98,6 +98,7 @@ class PrepareCommand:
     source: SourceConfig = field(default_factory=SourceConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
     windows: WindowsConfig = field(default_factory=WindowsConfig)
+    verbose: bool = MISSING  # every library line on the console, not only in the log
 
 
 # Sections of the composed tree that data preparation reads; `train`, `eval` and `sweep` run on windows already built,
@@ -132,6 +133,7 @@ class TrainCommand:
     logger: Optional[Dict[str, Any]] = MISSING
     callbacks: Optional[Dict[str, Any]] = MISSING
     tags: List[str] = MISSING
+    verbose: bool = MISSING  # every library line on the console, not only in train.log
 
 
 @dataclass
@@ -143,6 +145,7 @@ class EvalCommand:
     baseline: Optional[str] = MISSING  # model option evaluated beside the run on the same test split
     paths: PathsConfig = field(default_factory=PathsConfig)
     data_dir: Optional[str] = MISSING  # evaluate on another data directory than the run's own
+    verbose: bool = MISSING  # every library line on the console
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
+from drivelab.console import counted
 from drivelab.atomic import write_json
 from drivelab.data.health import drift
 from drivelab.data.health.features import DISCRETE, FEATURE_UNITS, FeatureSample, sample_features
@@ -162,7 +163,7 @@ def write_report(windows_dir: Path, data_dir: Path, output_dir: Path, max_window
 def format_report(health: dict) -> str:
     """The report as a few lines for the terminal."""
     counts = health["counts"]
-    lines = [f"data version {health['data_version']}: {counts['windows']} windows from {counts['recordings']} recordings "
+    lines = [f"data version {health['data_version']}: {counted(counts['windows'], 'window')} from {counted(counts['recordings'], 'recording')} "
              f"(" + ", ".join(f"{split} {counts[split]['windows']}" for split in ("train", "val", "test")) + ")"]
     lines.append(f"  {'feature':<20}{'mean':>9}{'p5':>9}{'p50':>9}{'p95':>9}{'missing':>9}{'PSI test/train':>16}")
     for name, stats in health["features"].items():
