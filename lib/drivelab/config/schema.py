@@ -105,6 +105,7 @@ class PrepareCommand:
     source: SourceConfig = field(default_factory=SourceConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
     windows: WindowsConfig = field(default_factory=WindowsConfig)
+    verbose: bool = MISSING  # every library line on the console, not only in the log
 
 
 # Sections of the composed tree that data preparation reads; `train`, `eval` and `sweep` run on windows already built,
@@ -145,6 +146,7 @@ class TrainCommand:
     callbacks: Optional[Dict[str, Any]] = MISSING
     tags: List[str] = MISSING
     fault: FaultConfig = field(default_factory=FaultConfig)
+    verbose: bool = MISSING  # every library line on the console, not only in train.log
 
 
 class EvalSplit(Enum):
@@ -167,6 +169,7 @@ class EvalCommand:
     paths: PathsConfig = field(default_factory=PathsConfig)
     data_dir: Optional[str] = MISSING  # evaluate on another data directory than the run's own
     eval: EvalSettings = field(default_factory=EvalSettings)
+    verbose: bool = MISSING  # every library line on the console
 
 
 @dataclass

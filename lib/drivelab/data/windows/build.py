@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from drivelab.console import counted
 from drivelab import lineage
 from drivelab.atomic import replace_dir
 from drivelab.data.tracks import canonical
@@ -181,7 +182,7 @@ def print_summary(info: dict, windows_dir: Path) -> None:
     """What `build_data_version` returned, for the terminal."""
     seconds = info.get("seconds", 0.0)
     splits = info["splits"]
-    sizes = ", ".join(f"{name} {s['windows']} windows / {len(s['recordings'])} recordings" for name, s in splits.items())
+    sizes = ", ".join(f"{name} {counted(s['windows'], 'window')} / {counted(len(s['recordings']), 'recording')}" for name, s in splits.items())
     facts = info["summary"]
     print(f"prepared {facts['windows']} windows in {seconds:.1f} s -> {windows_dir}")
     print(f"  splits: {sizes}")
