@@ -43,6 +43,7 @@ CONFIGURABLE: Dict[str, str] = {
     "drivelab.models.intention.IntentionGRU": "model",
     "drivelab.models.intention.MajorityClass": "model",
     "pytorch_lightning.Trainer": "trainer",
+    "drivelab.runs.progress.ProgressBar": "callback",
     "pytorch_lightning.loggers.WandbLogger": "logger",
     "pytorch_lightning.loggers.CSVLogger": "logger",
     "pytorch_lightning.loggers.TensorBoardLogger": "logger",

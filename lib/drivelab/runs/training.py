@@ -41,7 +41,8 @@ def train(cfg: DictConfig, run_dir: Path, extra_callbacks: Sequence[pl.Callback]
             loggers = tracking.build_loggers(cfg.logger, run, OmegaConf.to_container(cfg, resolve=True),
                                              tracking_id=_tracking_id(run))
             validation = validation_enabled(cfg.trainer)
-            callbacks = build_callbacks(cfg.callbacks, run, with_logger=bool(loggers), validation=validation)
+            callbacks = build_callbacks(cfg.callbacks, run, with_logger=bool(loggers), validation=validation,
+                                        progress_bar=bool(cfg.trainer.get("enable_progress_bar", True)))
             trainer = build_trainer(cfg, run, loggers, [*callbacks, *extra_callbacks])
             best_checkpoint = None
             if model.is_trainable:
