@@ -129,7 +129,7 @@ def measure(quick: bool) -> List[Dict[str, Any]]:
     os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("WANDB_SILENT", "true")
     data_dir = demo_data_dir()
-    steps, rounds = (80, 3) if quick else (400, 7)
+    steps, rounds = (60, 2) if quick else (400, 7)
     figures = []
     with tempfile.TemporaryDirectory(prefix="drivelab-step-") as scratch:
         work = Path(scratch)
