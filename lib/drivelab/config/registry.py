@@ -46,6 +46,7 @@ CONFIGURABLE: Dict[str, str] = {
     "drivelab.monitoring.nan_guard.NanGuard": "callback",
     "drivelab.monitoring.profile.ProfileWindow": "callback",
     "pytorch_lightning.Trainer": "trainer",
+    "drivelab.runs.progress.ProgressBar": "callback",
     "pytorch_lightning.loggers.WandbLogger": "logger",
     "pytorch_lightning.loggers.CSVLogger": "logger",
     "pytorch_lightning.loggers.TensorBoardLogger": "logger",

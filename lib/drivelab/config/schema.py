@@ -138,6 +138,7 @@ class TrainCommand:
     task_name: str = MISSING
     ckpt_path: Optional[str] = MISSING  # resume from this checkpoint
     test_after_fit: bool = MISSING
+    report_plots: bool = MISSING  # draw the test report's PNG plots
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
     model: Any = MISSING

@@ -23,6 +23,7 @@ from drivelab.models.base import TaskModel
 from drivelab.runs.directory import RunDirectory
 
 MONITORING_CALLBACKS = ("EarlyStopping",)  # callbacks that need validation metrics to exist at all
+PROGRESS_BARS = ("ProgressBar", "RichProgressBar", "TQDMProgressBar")  # dropped with trainer.enable_progress_bar=false
 
 
 def build_model(model_cfg: Any, shapes: Dict[str, Any]) -> TaskModel:
@@ -50,16 +51,18 @@ def validation_enabled(trainer_cfg: Any) -> bool:
 
 
 def build_callbacks(callbacks_cfg: Any, run: RunDirectory, with_logger: bool = True,
-                    validation: bool = True) -> List[pl.Callback]:
+                    validation: bool = True, progress_bar: bool = True) -> List[pl.Callback]:
     """The configured callbacks, checkpoints written into the run directory. Without a logger the learning-rate
     monitor has nowhere to write; without validation there is no metric to stop early on or to pick a best
-    checkpoint by (the last one is kept)."""
+    checkpoint by (the last one is kept); without `progress_bar` (trainer.enable_progress_bar=false) no bar."""
     callbacks = []
     for conf in (callbacks_cfg or {}).values():
         if not conf:
             continue
         kind = str(conf["_target_"]).rsplit(".", 1)[-1]
         if (kind == "LearningRateMonitor" and not with_logger) or (kind in MONITORING_CALLBACKS and not validation):
+            continue
+        if kind in PROGRESS_BARS and not progress_bar:
             continue
         kwargs: Dict[str, Any] = {}
         if kind == "ModelCheckpoint":
@@ -75,8 +78,13 @@ def build_trainer(cfg: DictConfig, run: RunDirectory, loggers: Sequence[Any], ca
         # Deterministic mode also fills every new tensor with NaN (~2 ms a step on CPU); results stay deterministic without it.
         torch.utils.deterministic.fill_uninitialized_memory = False
     with trainer_settings_explained():
-        return instantiate(cfg.trainer, logger=list(loggers) or False, callbacks=list(callbacks),
-                           default_root_dir=str(run.path))
+        trainer = instantiate(cfg.trainer, logger=list(loggers) or False, callbacks=list(callbacks),
+                              default_root_dir=str(run.path))
+    if cfg.trainer.get("deterministic"):
+        # Deterministic kernels stay on; only PyTorch's NaN fill of every new tensor (a debugging aid that cost
+        # ~1.9 ms per CPU step, benchmarks/training_step.py) goes: kernels overwrite what they allocate anyway.
+        torch.utils.deterministic.fill_uninitialized_memory = False
+    return trainer
 
 
 @contextmanager

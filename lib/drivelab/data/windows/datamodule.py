@@ -12,11 +12,12 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, SequentialSampler
 
 from drivelab.data.windows import store
 from drivelab.data.windows.augment import Augmenter
 from drivelab.data.windows.batch import Batch
+from drivelab.data.windows.sampling import ShuffledOrder, WindowBatches
 
 
 class WindowDataset(Dataset):
@@ -77,10 +78,13 @@ class WindowDataModule(pl.LightningDataModule):
                 self.datasets[split] = WindowDataset(self.windows_dir, source[0] if len(source) == 1 else source)
 
     def _loader(self, split: str, batch_size: int, shuffle: bool, collate: Callable[[Batch], Batch] = keep_batch) -> DataLoader:
+        dataset = self.datasets[split]
+        # Whole index arrays per batch (see drivelab.data.windows.sampling): no per-window Python work, and under
+        # DDP every window once per epoch, in the same global batches as one process.
+        order = ShuffledOrder(dataset) if shuffle else SequentialSampler(dataset)
         return DataLoader(
-            self.datasets[split],
-            batch_size=batch_size,
-            shuffle=shuffle,
+            dataset,
+            batch_sampler=WindowBatches(order, batch_size),
             collate_fn=collate,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
