@@ -28,6 +28,8 @@ class SimulateConfig:
     episodes: int = MISSING
     seed: int = MISSING
     workers: int = MISSING
+    pool: str = MISSING  # local | dask (drivelab.pool)
+    scheduler: Optional[str] = MISSING  # Dask scheduler address
     duration_s: float = MISSING
     sample_hz: int = MISSING
     lanes: int = MISSING
@@ -48,6 +50,8 @@ class SourceConfig:
 @dataclass
 class CleanConfig:
     workers: int = MISSING  # worker processes for ingest and clean (one recording per task)
+    backend: str = MISSING  # local | dask (drivelab.pool)
+    scheduler: Optional[str] = MISSING  # Dask scheduler address
     max_jump_m: float = MISSING  # largest position miss, against the speeds, that is not a tracking jump
 
 
@@ -69,6 +73,8 @@ class SplitConfig:
 class WindowsConfig(WindowSpec):
     shard_mb: float = MISSING  # MiB of windows per shard file set
     workers: int = MISSING  # windowing processes (output identical for any number)
+    backend: str = MISSING  # local | dask (drivelab.pool)
+    scheduler: Optional[str] = MISSING  # Dask scheduler address
     split: SplitConfig = field(default_factory=SplitConfig)
 
 

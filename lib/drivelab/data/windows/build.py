@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Dict, Mapping
+from typing import Dict, Mapping, Union
 
 import numpy as np
 import torch
@@ -30,11 +30,13 @@ from drivelab.data.windows.spec import WindowSpec
 from drivelab.data.windows.split import check_split, split_by_time, split_recordings
 from drivelab.errors import DrivelabError
 from drivelab.metrics import error_sums, summarize
+from drivelab.pool import PoolSettings
 
 FORMAT_VERSION = 2  # 2: sharded splits, target lanes per step
 
 
-def build_data_version(data_dir: Path, spec: WindowSpec, split: Mapping, shard_mb: float, workers: int) -> dict:
+def build_data_version(data_dir: Path, spec: WindowSpec, split: Mapping, shard_mb: float,
+                       workers: Union[int, PoolSettings]) -> dict:
     """The pipeline's windows stage: data_dir/tracks -> data_dir/windows, plus its run record; returns the info
     written to windows.json with the stage's duration beside it (`seconds`)."""
     if shard_mb <= 0:
@@ -48,7 +50,7 @@ def build_data_version(data_dir: Path, spec: WindowSpec, split: Mapping, shard_m
 
 
 def build(tracks_dir: Path, windows_dir: Path, spec: WindowSpec, split_cfg: Mapping, shard_bytes: int,
-          workers: int = 1, min_pool_bytes: int = POOL_MIN_BYTES) -> dict:
+          workers: Union[int, PoolSettings] = 1, min_pool_bytes: int = POOL_MIN_BYTES) -> dict:
     """Window every recording under `tracks_dir` into `windows_dir` (replaced whole on success); returns its info."""
     track_files = canonical.recording_files(tracks_dir)
     recording_ids = [path.stem for path in track_files]
