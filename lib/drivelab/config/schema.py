@@ -369,6 +369,54 @@ class GateCommand:
     gate: GateSettings = field(default_factory=GateSettings)
 
 
+@dataclass
+class PromoteCommand:
+    run_dir: Optional[str] = MISSING
+    stage: Optional[str] = MISSING  # one of the stages in .gto
+    name: str = MISSING  # the registered model's name
+    reason: Optional[str] = MISSING  # why: goes into the commit and the tags
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    export: ExportSettings = field(default_factory=ExportSettings)
+    gate: GateSettings = field(default_factory=GateSettings)
+
+
+@dataclass
+class PredictSource:
+    name: str = MISSING
+    format: str = MISSING
+    path: Optional[str] = MISSING  # the input, when it is recordings
+
+
+@dataclass
+class PredictDrift:
+    statistic: str = MISSING
+    threshold: float = MISSING
+    max_windows: int = MISSING
+
+
+@dataclass
+class PredictSettings:
+    batch_size: int = MISSING
+    threads: int = MISSING
+    on_drift: str = MISSING  # warn | fail
+    drift: PredictDrift = field(default_factory=PredictDrift)
+    top_scenes: int = MISSING
+    work_dir: Optional[str] = MISSING
+
+
+@dataclass
+class PredictCommand:
+    model: str = MISSING
+    input: Optional[str] = MISSING
+    output: Optional[str] = MISSING
+    shadow: Optional[str] = MISSING
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    source: PredictSource = field(default_factory=PredictSource)
+    clean: CleanConfig = field(default_factory=CleanConfig)
+    windows: WindowsConfig = field(default_factory=WindowsConfig)
+    predict: PredictSettings = field(default_factory=PredictSettings)
+
+
 @dataclass(frozen=True)
 class Range:
     """Where a number must lie: above `low` (or at it, if `low_inclusive`) and below `high` (or at it)."""
@@ -422,6 +470,8 @@ RANGES: Dict[str, Range] = {
     "gate.behaviour.neighbour_radius_m": POSITIVE, "gate.behaviour.closing_gap_m": POSITIVE,
     "compare.seeds": AT_LEAST_ONE, "compare.workers": AT_LEAST_ONE, "compare.bootstrap_samples": AT_LEAST_ONE,
     "compare.confidence": Range(0, 1, low_inclusive=False, high_inclusive=False),
+    "predict.batch_size": AT_LEAST_ONE, "predict.threads": AT_LEAST_ONE, "predict.top_scenes": NOT_NEGATIVE,
+    "predict.drift.threshold": NOT_NEGATIVE, "predict.drift.max_windows": AT_LEAST_ONE,
 }
 # Values that must fit together.
 SUMS_BELOW_ONE = (("windows.split.val_fraction", "windows.split.test_fraction"),)
@@ -437,4 +487,6 @@ COMMAND_SCHEMAS: Dict[str, type] = {
     "export": ExportCommand,
     "gate": GateCommand,
     "compare": CompareCommand,
+    "promote": PromoteCommand,
+    "predict": PredictCommand,
 }
