@@ -83,7 +83,9 @@ def _locked_md5(ref: str, repo: Path, windows_out: str) -> str:
             raise DrivelabError(f"{ref!r} is neither a folder nor a git revision of {repo.resolve()}")
         lock = _git(repo, "show", f"{ref}:dvc.lock")
         if lock.returncode != 0:
-            raise DrivelabError(f"revision {ref} has no dvc.lock: the pipeline had not run when it was committed")
+            raise DrivelabError(f"revision {ref} has no dvc.lock (the pipeline had not run when it was committed): "
+                                "compare two data folders instead (`drivelab data diff data/windows "
+                                "data/other/windows`), or commit dvc.lock after `make demo` and compare later revisions")
         text = lock.stdout
     import yaml
 
