@@ -120,3 +120,16 @@ def test_cache_key_ignores_where_runs_are_written_but_not_what_they_learn():
 def test_bad_comparisons_are_refused_in_one_line(tmp_path, overrides, message):
     done = drivelab("compare", "experiment=mlp_small", f"paths.runs_dir={tmp_path}", *overrides, check=False)
     assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_code_that_only_reads_finished_runs_keeps_the_cache(tmp_path):
+    library = tmp_path / "drivelab"
+    for relative in ("models/mlp.py", "compare/report.py", "commands/compare.py"):
+        (library / relative).parent.mkdir(parents=True, exist_ok=True)
+        (library / relative).write_text("VALUE = 1\n")
+    before = cache.library_version(library)
+    (library / "compare" / "report.py").write_text("VALUE = 2\n")
+    (library / "commands" / "compare.py").write_text("VALUE = 2\n")
+    assert cache.library_version(library) == before
+    (library / "models" / "mlp.py").write_text("VALUE = 2\n")
+    assert cache.library_version(library) != before

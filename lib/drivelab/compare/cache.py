@@ -5,7 +5,7 @@ under `paths.runs_dir` that holds it serves as a cache entry.
 Left out of the key is what does not change a run's result: where things are written (`paths`, the data folder's
 path, which the data version replaces), loggers, progress bars, tags, and the data preparation sections (the data
 version covers them). The code version is the hash of the model's own source file and of drivelab's library
-(`lib/drivelab`, without `commands/`, the top layer that trains nothing itself).
+(`lib/drivelab`), without the parts that only read finished runs and so cannot change one (`READERS_ONLY`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ IGNORED_SECTIONS = ("paths", "logger", "tags", "task_name", "simulate", "source"
 IGNORED_KEYS = {"data": ("windows_dir", "num_workers"),
                 "trainer": ("enable_progress_bar", "enable_model_summary", "log_every_n_steps", "default_root_dir")}
 LIBRARY_DIR = Path(__file__).resolve().parents[1]  # lib/drivelab
-TOP_LAYER = "commands"
+# The command layer, and the packages that read finished runs (comparing, exporting, gating, notebooks): a change to
+# them changes no trained run, so it does not retrain the compared runs.
+READERS_ONLY = ("commands", "compare", "export", "gate", "notebook")
 
 
 def result_config(cfg: DictConfig) -> Dict[str, Any]:
@@ -54,7 +56,7 @@ def library_version(library_dir: Path = LIBRARY_DIR) -> str:
     digest = hashlib.md5()
     for path in sorted(library_dir.rglob("*.py")):
         relative = path.relative_to(library_dir)
-        if relative.parts[0] == TOP_LAYER or "__pycache__" in relative.parts:
+        if relative.parts[0] in READERS_ONLY or "__pycache__" in relative.parts:
             continue
         digest.update(relative.as_posix().encode())
         digest.update(file_md5(path).encode())

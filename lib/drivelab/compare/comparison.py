@@ -59,11 +59,13 @@ def run_comparison(settings: CompareSettings, common: Sequence[str], runs_dir: P
                   "cached": run.cached, "cache_key": run.key} for run in planned],
         "evaluations": [],
     }
-    sources = [(None, ("test",), f"test windows of data version {data_version}")]
-    sources += [(Path(path), SPLITS, f"every window of {path}") for path in settings.eval_data]
-    for data_dir, splits, title in sources:
+    sources = [(None, ("test",), f"test windows of data version {data_version}", "test windows")]
+    sources += [(Path(path), SPLITS, f"every window of {path}", f"every window of {Path(path).name}")
+                for path in settings.eval_data]
+    for data_dir, splits, title, short_title in sources:
         scores = {(run.model, run.seed): score_run(open_run(run.run_dir), data_dir, splits) for run in planned}
-        results["evaluations"].append(summarise(settings, planned, scores, title, data_dir))
+        results["evaluations"].append({**summarise(settings, planned, scores, title, data_dir),
+                                       "short_title": short_title})
     results["metrics"] = list(results["evaluations"][0]["slices"]["all"]["models"][settings.idea])
     results["seconds"] = {"planning_and_training": round(trained_s, 1), "total": round(time.perf_counter() - started, 1)}
     paths = report.write(results, output_dir)

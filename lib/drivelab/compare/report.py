@@ -75,7 +75,7 @@ def plot_error_vs_horizon(results: Dict[str, Any], path: Path) -> None:
                       label=model + (" (idea)" if model == results["idea"] else ""),
                       linewidth=2.2 if model == results["idea"] else 1.4)
             axis.fill_between(by_step["times_s"], per_seed.min(axis=0), per_seed.max(axis=0), color=colour, alpha=0.2)
-        axis.set(xlabel="horizon [s]", ylabel="RMSE [m]", title=evaluation["title"])
+        axis.set(xlabel="horizon [s]", ylabel="RMSE [m]", title=evaluation.get("short_title", evaluation["title"]))
         axis.grid(alpha=0.3)
         axis.legend()
     path.parent.mkdir(parents=True, exist_ok=True)
