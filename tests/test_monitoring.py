@@ -89,14 +89,14 @@ def test_a_slow_data_loader_is_reported_data_bound(tmp_path):
 
 def test_a_fast_data_loader_is_healthy_with_plausible_figures(tmp_path):
     health = TrainingHealth(every_n_steps=5, stall_after_s=0)
-    fit(tmp_path, Regressor(step_s=0.02), Windows(), [health])
+    fit(tmp_path, Regressor(step_s=0.05), Windows(), [health])
     report = read_json(tmp_path / "health.json")
     assert report["verdict"].startswith("healthy"), report["verdict"]
     summary = report["summary"]
-    assert summary["data_wait_share"] < 0.2
+    assert summary["data_wait_share"] < health.data_bound_share
     assert summary["steps"] == 20 and summary["samples"] == 20 * BATCH
-    assert 0 < summary["samples_per_s"] < BATCH / 0.02  # no faster than the step's own work allows
-    assert 20 <= summary["step_ms_p50"] <= summary["step_ms_p99"]
+    assert 0 < summary["samples_per_s"] < BATCH / 0.05  # no faster than the step's own work allows
+    assert 50 <= summary["step_ms_p50"] <= summary["step_ms_p99"]
     rows = report["history"]
     assert [row["step"] for row in rows] == [5, 10, 15, 20]
     assert all(row["rss_anon_mb"] > 0 and row["rss_file_mb"] > 0 and row["cpu_utilisation"] >= 0 for row in rows)
