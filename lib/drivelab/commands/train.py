@@ -21,6 +21,6 @@ def main(cfg: DictConfig, run_dir: Path) -> Dict[str, float]:
             print("test: " + "  ".join(f"{name.split('/', 1)[1]} {value:.3f}" for name, value in metrics.items()))
         health = read_health(Path(run_dir))
         if health and health.get("verdict"):
-            print(f"health: {health['verdict']} (health.json, health.png)")
+            print(f"health: {health['verdict']}; see health.png")
         print(f"run directory: {Path(run_dir).resolve()}")
     return metrics
