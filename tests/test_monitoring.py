@@ -193,3 +193,19 @@ def test_monitoring_settings_out_of_range_are_refused_before_anything_is_written
     done = drivelab("train", override, f"hydra.run.dir={tmp_path / 'run'}", check=False)
     assert done.returncode == 2 and "is out of range" in done.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "run").exists()
+
+
+def test_the_verdict_names_the_worst_problem_first_with_its_fix():
+    from drivelab.monitoring.verdict import verdict
+
+    healthy = {"samples_per_s": 4100.0, "step_ms_p50": 61.2, "data_wait_share": 0.05}
+    assert verdict(healthy) == "healthy (4100 samples/s, step p50 61.2 ms, 5% waiting for data)"
+    data_bound = {**healthy, "data_wait_share": 0.63}
+    assert verdict(data_bound, num_workers=0).startswith("data-bound: 63% of step time waiting for batches; "
+                                                         "raise data.num_workers (now 0)")
+    leaking = {**healthy, "rss_anon_mb_first": 400.0, "rss_anon_mb_last": 1400.0}
+    assert verdict(leaking).startswith("memory growing: RssAnon 400 -> 1400 MiB")
+    assert verdict({**healthy, "rss_anon_mb_first": 400.0, "rss_anon_mb_last": 500.0}).startswith("healthy")
+    stalled = {**data_bound, "stalls": [{"step": 7, "seconds": 301.0, "where": "store.py:40 in gather"}]}
+    assert verdict(stalled) == "stalled: no training step for 301 s after step 7 (in store.py:40 in gather)"
+    assert verdict({**stalled, "non_finite": "non-finite loss (nan) at step 9"}).startswith("non-finite: ")
