@@ -1,12 +1,14 @@
 """What monitoring costs per training step: no monitoring, the TrainingHealth callback, the NaN guard, both (the
 default), and Lightning's `detect_anomaly`, side by side in one run.
 
-    .venv/bin/python benchmarks/monitoring_overhead.py [--steps 200] [--rounds 3] [--batch 256] [--hidden 256]
+    .venv/bin/python benchmarks/monitoring_overhead.py [--steps 150] [--rounds 2] [--batch 256] [--hidden 256]
 
 Every arm trains the same MLP (sized like drivelab's default model: a window's history in, 5 s of future positions
-out, random values) for the same steps, one thread, no logger, no checkpoints, timed in process CPU time per step; arms take turns over several rounds so that a machine's load
-drifts over all of them alike. It prints the median step time per arm, the overhead against no monitoring, and
-each arm's cost as a share of detect_anomaly's overhead.
+out, random values) for the same steps, one thread, no logger, no checkpoints; arms take turns over several
+rounds so that a machine's load drifts over all of them alike. It prints per arm the median process CPU time per step and its difference from no
+monitoring (noisy on a shared machine: differences under a few percent are noise), and, measured apart from that
+noise, the time spent inside the monitoring callbacks' own hooks per step, as a share of a step and of
+detect_anomaly's overhead.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import argparse
 import statistics
 import tempfile
 import time
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import pytorch_lightning as pl
 import torch
@@ -62,10 +64,12 @@ class MLP(pl.LightningModule):
 class StepTimes(pl.Callback):
     """CPU time of the process (all threads: the watchdog's too) between consecutive step ends; listed last, so
     every other callback's cost falls inside. CPU time, not wall time: on a shared machine other processes' load
-    swings wall time by more than the differences measured here."""
+    swings wall time by more than the differences measured here. Each step end also opens the next step's entry in
+    `hook_times` (CPU time inside the monitoring callbacks' hooks, per step)."""
 
     def __init__(self) -> None:
         self.times: List[float] = []
+        self.hook_times: List[float] = [0.0]
         self._last = None
 
     def on_train_batch_end(self, *args, **kwargs) -> None:
@@ -73,17 +77,40 @@ class StepTimes(pl.Callback):
         if self._last is not None:
             self.times.append(now - self._last)
         self._last = now
+        self.hook_times.append(0.0)
 
 
-def one_arm(arm: str, steps: int, batch: int, hidden: int) -> float:
-    """Median seconds per training step of one arm (from one step's end to the next: loading included, alike)."""
+HOOKS = ("on_train_batch_start", "on_before_backward", "on_before_optimizer_step", "on_train_batch_end")
+
+
+def time_hooks(callback: pl.Callback, spent: List[float]) -> pl.Callback:
+    """Wrap the callback's per-step hooks so that the CPU time spent inside them adds up in `spent[-1]` (the current
+    step's entry): its own cost, apart from the machine's noise in whole steps."""
+    for name in HOOKS:
+        hook = getattr(callback, name)
+
+        def timed(*args, _hook=hook, **kwargs):
+            started = time.thread_time()  # the hooks run on the training thread
+            try:
+                return _hook(*args, **kwargs)
+            finally:
+                spent[-1] += time.thread_time() - started
+
+        setattr(callback, name, timed)
+    return callback
+
+
+def one_arm(arm: str, steps: int, batch: int, hidden: int) -> Tuple[float, float]:
+    """(median CPU seconds per training step from one step's end to the next, loading included alike; seconds per
+    step spent inside the monitoring callbacks' hooks)."""
     torch.manual_seed(0)
     timer = StepTimes()
+    spent = timer.hook_times
     callbacks: List[pl.Callback] = []
     if arm in ("health", "health + NaN guard (default)"):
-        callbacks.append(TrainingHealth(every_n_steps=50, stall_after_s=300, plot=False))
+        callbacks.append(time_hooks(TrainingHealth(every_n_steps=50, stall_after_s=300, plot=False), spent))
     if arm in ("NaN guard", "health + NaN guard (default)"):
-        callbacks.append(NanGuard())
+        callbacks.append(time_hooks(NanGuard(), spent))
     callbacks.append(timer)
     with tempfile.TemporaryDirectory() as folder:
         trainer = pl.Trainer(default_root_dir=folder, max_steps=steps, logger=False, enable_checkpointing=False,
@@ -91,7 +118,8 @@ def one_arm(arm: str, steps: int, batch: int, hidden: int) -> float:
                              callbacks=callbacks, detect_anomaly=arm == "detect_anomaly")
         loader = DataLoader(RandomWindows(batch * 16), batch_size=batch, shuffle=True, collate_fn=lambda b: b)
         trainer.fit(MLP(hidden), train_dataloaders=loader)
-    return statistics.median(timer.times[5:])  # the first steps pay for warm-up
+    # The first steps pay for warm-up; the hooks' mean spreads the every-50-steps figures over all steps.
+    return statistics.median(timer.times[5:]), statistics.fmean(spent[5:-1])
 
 
 def main() -> None:
@@ -104,17 +132,25 @@ def main() -> None:
     torch.set_num_threads(1)
     arms = ["none", "health", "NaN guard", "health + NaN guard (default)", "detect_anomaly"]
     results: Dict[str, List[float]] = {arm: [] for arm in arms}
+    inside: Dict[str, List[float]] = {arm: [] for arm in arms}
     for _ in range(args.rounds):
         for arm in arms:
-            results[arm].append(one_arm(arm, args.steps, args.batch, args.hidden))
+            step_s, hooks_s = one_arm(arm, args.steps, args.batch, args.hidden)
+            results[arm].append(step_s)
+            inside[arm].append(hooks_s)
     step = {arm: statistics.median(values) for arm, values in results.items()}
+    own = {arm: statistics.median(values) for arm, values in inside.items()}
     base, anomaly = step["none"], step["detect_anomaly"] - step["none"]
     print(f"{args.steps} steps x {args.rounds} rounds, batch {args.batch}, hidden {args.hidden}, 1 thread, CPU")
-    print(f"{'arm':<30}{'CPU ms/step':>12}{'vs none':>12}{'share of detect_anomaly overhead':>36}")
+    print(f"{'arm':<30}{'CPU ms/step':>12}{'vs none':>10}{'in hooks ms/step':>18}{'hooks / step':>14}"
+          f"{'hooks / detect_anomaly overhead':>33}")
     for arm in arms:
         overhead = step[arm] - base
-        share = f"{100 * overhead / anomaly:.1f}%" if anomaly > 0 and arm != "none" else "-"
-        print(f"{arm:<30}{1000 * step[arm]:>12.3f}{100 * overhead / base:>+11.1f}%{share:>36}")
+        hooks = f"{1000 * own[arm]:.3f}" if own[arm] else "-"
+        of_step = f"{100 * own[arm] / base:.2f}%" if own[arm] else "-"
+        of_anomaly = f"{100 * own[arm] / anomaly:.2f}%" if own[arm] and anomaly > 0 else "-"
+        print(f"{arm:<30}{1000 * step[arm]:>12.3f}{100 * overhead / base:>+9.1f}%{hooks:>18}{of_step:>14}"
+              f"{of_anomaly:>33}")
 
 
 if __name__ == "__main__":

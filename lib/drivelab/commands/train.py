@@ -8,6 +8,7 @@ from typing import Dict
 from omegaconf import DictConfig
 from pytorch_lightning.utilities import rank_zero_only
 
+from drivelab.monitoring.records import read_health
 from drivelab.runs.training import train
 
 
@@ -18,5 +19,8 @@ def main(cfg: DictConfig, run_dir: Path) -> Dict[str, float]:
     if rank_zero_only.rank == 0:
         if metrics:
             print("test: " + "  ".join(f"{name.split('/', 1)[1]} {value:.3f}" for name, value in metrics.items()))
+        health = read_health(Path(run_dir))
+        if health and health.get("verdict"):
+            print(f"health: {health['verdict']}; see health.png")
         print(f"run directory: {Path(run_dir).resolve()}")
     return metrics

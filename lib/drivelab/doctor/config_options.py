@@ -6,16 +6,14 @@ options are Hydra's own list, so ideas under experiments/ (found through drivela
 
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 from omegaconf import open_dict
 
+from drivelab.config.schema import COMMAND_SCHEMAS
 from drivelab.config.validate import check, check_hydra_targets, conf_dir, describe
 
-# The command whose root config composes each group, and groups that only that command reads.
-GROUP_COMMANDS = {"search": "sweep", "source": "prepare", "gate": "gate", "export": "export", "health": "health",
-                  "simulate": "simulate"}
-ROOT_CONFIGS = ("train", "eval", "sweep", "prepare", "simulate", "health", "export", "gate")
+PREFERRED_ROOT = "train"  # a group several root configs compose is checked with this one's tree
 SKIPPED_GROUPS = ("hydra", "local", "paths")  # Hydra's own options, machine-local settings, the one paths option
 
 
@@ -30,12 +28,20 @@ def check_every_option() -> Tuple[int, List[str]]:
     try:
         with initialize_config_dir(str(conf_dir()), version_base=None):
             loader = GlobalHydra.instance().config_loader()
-            jobs = [(name, []) for name in ROOT_CONFIGS]
-            for group in sorted(_groups(loader)):
+            roots = sorted(loader.get_group_options(""), key=lambda name: (name != PREFERRED_ROOT, name))
+            jobs: List[Tuple[str, List[str]]] = [(root, []) for root in roots]
+            owner: Dict[str, str] = {}  # each group, checked with the first root config that composes it
+            for root in roots:
+                try:
+                    choices = compose(config_name=root, return_hydra_config=True).hydra.runtime.choices
+                except Exception:
+                    continue  # reported when the root itself is checked below
+                for group in choices:
+                    owner.setdefault(str(group), root)
+            for group, root in sorted(owner.items()):
                 if group.split("/")[0] in SKIPPED_GROUPS:
                     continue
-                command = GROUP_COMMANDS.get(group, "train")
-                jobs += [(command, [f"{group}={option}"]) for option in loader.get_group_options(group)]
+                jobs += [(root, [f"{group}={option}"]) for option in loader.get_group_options(group)]
             for command, overrides in jobs:
                 checked += 1
                 try:
@@ -43,7 +49,8 @@ def check_every_option() -> Tuple[int, List[str]]:
                     check_hydra_targets(cfg)
                     with open_dict(cfg):
                         cfg.pop("hydra")
-                    check(command, cfg)
+                    if command in COMMAND_SCHEMAS:  # a root config without a schema is checked by composing it
+                        check(command, cfg)
                 except Exception as exc:
                     if describe(exc).startswith("missing required value"):
                         continue  # an option that asks for a value (source.path=...) is complete as designed
@@ -53,7 +60,3 @@ def check_every_option() -> Tuple[int, List[str]]:
         GlobalHydra.instance().clear()
     return checked, failures
 
-
-def _groups(loader) -> List[str]:
-    """Config groups (top level) that hold options."""
-    return [name for name in loader.list_groups("") if loader.get_group_options(name)]

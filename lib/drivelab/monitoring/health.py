@@ -278,6 +278,8 @@ def gpu_figures() -> Dict[str, Optional[float]]:
 def data_flow(data_dir: Optional[Path]) -> Dict[str, Any]:
     """The data stages' own records (throughput, peak memory) of the data version trained on, when it lies beside
     them (`<data_dir>/flow/<stage>.json`)."""
-    from drivelab.monitoring.flow import read_flow
+    if data_dir is None:
+        return {}
+    from drivelab.monitoring.flow import read_flow  # pandas comes with it: only when there is a data folder
 
-    return read_flow(data_dir) if data_dir is not None else {}
+    return read_flow(data_dir)

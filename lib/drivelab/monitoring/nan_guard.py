@@ -55,15 +55,14 @@ class NanGuard(pl.Callback):
         self._loss = loss.detach()
 
     def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
-        loss = self._loss
         grads = [] if self._scaled_gradients else \
             [p.grad.detach() for p in pl_module.parameters() if p.grad is not None]
-        parts = [loss.float().reshape(1)] if loss is not None else []
+        # One number that is finite exactly when the loss and every gradient are: NaN and inf survive a sum.
+        flag = self._loss.float().sum() if self._loss is not None else None
         if grads:
-            parts.append(torch.stack(torch._foreach_norm(grads)).float().sum().reshape(1))
-        if not parts:
-            return
-        if bool(torch.isfinite(torch.cat(parts)).all()):  # the one host read per step
+            norms = torch.stack(torch._foreach_norm(grads)).float().sum()
+            flag = norms if flag is None else norms + flag.to(norms.device)
+        if flag is None or bool(torch.isfinite(flag)):  # the one host read per step
             return
         self._stop(trainer, pl_module)
 

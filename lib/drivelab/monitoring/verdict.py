@@ -35,7 +35,7 @@ def problems(summary: Dict[str, Any], data_bound_share: float = DATA_BOUND_SHARE
 
 def verdict(summary: Dict[str, Any], data_bound_share: float = DATA_BOUND_SHARE,
             num_workers: Optional[int] = None) -> str:
-    """`healthy: ...` with the headline figures, or the worst problem and its fix."""
+    """`healthy (...)` with the headline figures, or the worst problem and its fix."""
     found = problems(summary, data_bound_share, num_workers)
     if found:
         return found[0]
@@ -46,7 +46,7 @@ def verdict(summary: Dict[str, Any], data_bound_share: float = DATA_BOUND_SHARE,
         parts.append(f"step p50 {summary['step_ms_p50']:.1f} ms")
     if wait_share := summary.get("data_wait_share"):
         parts.append(f"{100 * wait_share:.0f}% waiting for data")
-    return "healthy" + (": " + ", ".join(parts) if parts else "")
+    return "healthy" + (f" ({', '.join(parts)})" if parts else "")
 
 
 def is_healthy(line: Optional[str]) -> bool:
