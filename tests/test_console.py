@@ -54,11 +54,14 @@ def test_the_progress_bar_leaves_out_the_logger_version(monkeypatch):
 
 
 def test_a_bad_thread_count_is_one_line_naming_the_variable(monkeypatch):
-    import torch  # noqa: F401  (the setting applies once torch is imported)
+    import torch  # the setting applies once a command has imported torch
+
+    before = torch.get_num_threads()
 
     monkeypatch.setenv(console.THREADS_ENV, "many")
     with pytest.raises(ConfigError, match="DRIVELAB_THREADS='many': expected a whole number"):
         console.use_thread_setting()
+    assert torch.get_num_threads() == before
 
 
 @pytest.mark.slow
