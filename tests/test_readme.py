@@ -4,7 +4,8 @@ the project (the committed tree), at tiny sizes, and prints nothing a user canno
 The substitutions, all listed here:
 - `make setup` and `source .venv/bin/activate` are already done: the commands run with this environment's `.venv`
   on the PATH, and the clone's own `lib/` first on PYTHONPATH, so the clone's code and `conf/` are what runs;
-- `make demo` runs `drivelab demo` with TINY_PIPELINE (4 short episodes, one short epoch, the tiny gate);
+- `make demo` runs `drivelab demo` with TINY_PIPELINE (4 short episodes, one short epoch) up to the `evaluate`
+  stage: the README runs `health`, `export` and `gate` itself further down;
 - `drivelab train` and `sweep` get TINY_TRAINING appended (one epoch of a few batches, CSV logging), `sweep` two
   trials, `simulate` 4 episodes of 20 s;
 - placeholder run directories (`runs/A`, `runs/...`, `runs/2026-...`) become runs the earlier commands made, and
@@ -40,10 +41,8 @@ SKIPPED: Dict[str, str] = {
     "make lab": "a server that runs until stopped (tests/test_jupyterlab_server.py starts it)",
 }
 ALREADY_DONE = ("make setup", "source .venv/bin/activate")
-TINY_PIPELINE = ["-S", "simulate.episodes=4", "-S", "simulate.duration_s=20", "-S", "trainer.max_epochs=1",
-                 "-S", "trainer.limit_train_batches=3", "-S", "trainer.limit_val_batches=1", "-S", "gate=tiny",
-                 "-S", "export.latency.timed_calls=5", "-S", "export.latency.warmup_calls=1",
-                 "-S", "export.parity.test_windows=16"]
+TINY_PIPELINE = ["evaluate", "-S", "simulate.episodes=4", "-S", "simulate.duration_s=20", "-S", "trainer.max_epochs=1",
+                 "-S", "trainer.limit_train_batches=3", "-S", "trainer.limit_val_batches=1"]
 TINY_TRAINING = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1",
                  "trainer.limit_test_batches=2", "logger=csv"]
 TINY_SIMULATION = ["simulate.episodes=4", "simulate.duration_s=20"]
