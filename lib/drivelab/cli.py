@@ -45,7 +45,14 @@ COMMANDS: Dict[str, Command] = {
     "eval": Command("drivelab.commands.evaluate", "re-evaluate a run with its own config and best checkpoint"),
     "export": Command("drivelab.commands.export", "a run's model as ONNX + torch.export program: parity, latency, model card"),
     "gate": Command("drivelab.commands.gate", "may a run's model advance? thresholds, behaviour tests, export checks"),
+    "promote": Command("drivelab.commands.promote", "gate a run's model and register its export in a stage (GTO tags, DVC files)",
+                       preflight="drivelab.registry.preflight:check_promotion"),
+    "models": Command("drivelab.commands.models", "the model registry: versions, stages, lineage; get, demote, rollback", False),
+    "predict": Command("drivelab.commands.predict", "replay recordings or windows through a registered model's ONNX export: predictions, drift, shadow", False),
     "sweep": Command("drivelab.commands.sweep", "Optuna search over conf/search/NAME.yaml; trials are train runs, resumable"),
+    "compare": Command("drivelab.commands.compare", "experiment=IDEA vs baselines over seeds: run cache, paired bootstrap CIs, report"),
+    "runs": Command("drivelab.commands.runs", "every run at a glance: status (killed when its process died), age, model, data, metrics, health", False),
+    "doctor": Command("drivelab.commands.doctor", "environment and project checks with fixes; `run_dir=DIR` explains how a run ended", False),
     "demo": Command("drivelab.commands.demo", "the main job: the DVC pipeline on simulated data, then a results table", False),
 }
 

@@ -40,8 +40,12 @@ def describe(values: np.ndarray) -> Dict[str, Optional[float]]:
     return {**{key: round(float(value), 4) for key, value in stats.items()}, "missing_rate": missing}
 
 
+# What a stage's own run record (flow/<stage>.json) adds: duration, throughput and peak memory.
+FLOW_RECORD_FIGURES = ("duration_s", "rows_per_s", "windows_per_s", "peak_rss_mb", "workers_peak_rss_mb")
+
+
 def flow(data_dir: Optional[Path], info: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
-    """Rows in and out of each pipeline stage, quarantined rows per reason and stage durations, from the records
+    """Rows in and out of each pipeline stage, quarantined rows per reason, stage durations, throughput and peak memory, from the records
     the stages leave: tracks_raw/ingest.json, clean_report.json, windows.json and flow/<stage>.json."""
     stages: Dict[str, Dict[str, Any]] = {}
     data_dir = Path(data_dir) if data_dir else None
@@ -67,8 +71,9 @@ def flow(data_dir: Optional[Path], info: Mapping[str, Any]) -> Dict[str, Dict[st
     if data_dir and (data_dir / canonical.FLOW_DIR).is_dir():
         for path in sorted((data_dir / canonical.FLOW_DIR).glob("*.json")):
             record = _read_json(path) or {}
-            if "duration_s" in record:
-                stages.setdefault(path.stem, {})["duration_s"] = record["duration_s"]
+            for key in FLOW_RECORD_FIGURES:
+                if key in record:
+                    stages.setdefault(path.stem, {})[key] = record[key]
     return {name: {key: value for key, value in stage.items() if value is not None} for name, stage in stages.items()}
 
 

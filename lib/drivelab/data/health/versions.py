@@ -55,6 +55,17 @@ def open_revision(revision: str, repo: Path = Path("."), windows_out: str = WIND
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@contextmanager
+def open_cached(md5: str, repo: Path = Path(".")) -> Iterator[DataVersion]:
+    """The windows whose DVC hash is `md5` (a run's `data_version`), read from the repository's DVC cache."""
+    folder = Path(tempfile.mkdtemp(prefix="drivelab-version-"))
+    try:
+        _link_from_cache(md5, md5, Path(repo), folder)
+        yield DataVersion(md5, folder, md5)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
 
