@@ -6,11 +6,12 @@ The substitutions, all listed here:
   on the PATH, and the clone's own `lib/` first on PYTHONPATH, so the clone's code and `conf/` are what runs;
 - `make demo` runs `drivelab demo` with TINY_PIPELINE (4 short episodes, one short epoch) up to the `evaluate`
   stage: the README runs `health`, `export` and `gate` itself further down;
-- `drivelab train` and `sweep` get TINY_TRAINING appended (one epoch of a few batches, CSV logging), `sweep` two
-  trials, `simulate` 4 episodes of 20 s;
+- `drivelab train`, `sweep` and `compare` get TINY_TRAINING appended (one epoch of a few batches, CSV logging),
+  `sweep` two trials, `compare` one seed against constant velocity, `simulate` 4 episodes of 20 s;
 - placeholder run directories (`runs/A`, `runs/...`, `runs/2026-...`) become runs the earlier commands made, and
   the frozen data tag `eval-v1` becomes `workspace` (the clone's own dvc.lock);
-- `data diff` and `gate` may exit 1: that is their documented answer ("a feature shifted", "rejected").
+- `data diff`, `gate`, `promote` and `doctor` may exit 1: their documented answer ("a feature shifted",
+  "rejected", "a check failed").
 Commands marked `[needs: ...]` in the README are skipped by that mark; SKIPPED lists the rest, by name.
 """
 
@@ -46,7 +47,8 @@ TINY_PIPELINE = ["evaluate", "-S", "simulate.episodes=4", "-S", "simulate.durati
 TINY_TRAINING = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1",
                  "trainer.limit_test_batches=2", "logger=csv"]
 TINY_SIMULATION = ["simulate.episodes=4", "simulate.duration_s=20"]
-ANSWERS_WITH_EXIT_1 = (("data", "diff"), ("gate",))
+ANSWERS_WITH_EXIT_1 = (("data", "diff"), ("gate",), ("promote",), ("doctor",))
+TINY_COMPARISON = ["compare.baselines=[cv]", "compare.seeds=1", "compare.bootstrap_samples=100"]
 PLACEHOLDER_RUN = re.compile(r"runs/(A|B|\.\.\.|\d{4}-\d\d-\d\d/[\w-]+)")
 
 
@@ -118,8 +120,10 @@ def substitute(words: List[str], state: Dict[str, object]) -> List[str]:
         words = [str(BIN_DIR / "drivelab"), *words[1:]]
         if command == "simulate":
             words = [word for word in words if not word.startswith("simulate.episodes=")] + TINY_SIMULATION
-        if command in ("train", "sweep"):
+        if command in ("train", "sweep", "compare"):
             words += TINY_TRAINING
+        if command == "compare":
+            words += TINY_COMPARISON
         if command == "sweep":
             words += ["search.n_trials=2"]
     elif words[0] == "dvc":
