@@ -35,8 +35,22 @@ def test_notebook_starts_with_a_parameters_cell_and_uses_the_project_kernel(path
     notebook = nbformat.read(path, as_version=4)
     first_code = next(cell for cell in notebook.cells if cell.cell_type == "code")
     assert "parameters" in first_code.metadata.get("tags", [])
-    assert "os.environ.get(" in first_code.source  # defaults come from the environment
+    second_code = [cell for cell in notebook.cells if cell.cell_type == "code"][1]
+    assert "os.environ.get(" in second_code.source  # empty parameters fall back to the environment
     assert notebook.metadata["kernelspec"]["name"] == "drivelab"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_papermill_reads_every_line_of_the_parameters_cell(path, capsys):
+    from papermill.translators import PythonTranslator
+
+    notebook = nbformat.read(path, as_version=4)
+    cell = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    inferred = [parameter.name for parameter in PythonTranslator.inspect(cell)]
+    assigned = [line.split("=", 1)[0].strip() for line in cell.source.splitlines() if "=" in line]
+    assert inferred == assigned  # a line papermill cannot parse is dropped with "Unable to parse line ..."
+    assert "Unable to parse" not in capsys.readouterr().out
+    assert {"data_dir", "runs_dir", "run_dir", "dvc_repo"} & set(inferred)  # the documented -p parameters
 
 
 def execute(path: Path, out_dir: Path, env: dict, parameters: dict | None = None) -> nbformat.NotebookNode:

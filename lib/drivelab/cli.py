@@ -103,7 +103,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         print(usage())
         return
     if "-v" in args or "--verbose" in args:  # drivelab [-v] <command> [-v] ...: everything the libraries print
-        console.quiet(verbose=True)
+        console.request_verbose()
         args = [arg for arg in args if arg not in ("-v", "--verbose")]
     if not args:
         print(usage())
@@ -203,15 +203,16 @@ def _run_on_params(name: str, config_name: str, command: Command, params_file: P
     except Exception as exc:
         raise ConfigError(f"{params_file}: {describe(exc)}") from None
     typed = check(config_name, cfg, strict=False)  # params.yaml holds every stage's sections
+    log_file = run_dir / "train.log" if run_dir is not None else None  # the pipeline's run keeps its log too
     if run_dir is None:
         run_dir = Path.cwd()
-    _start(command, typed).main(typed, run_dir)
+    _start(command, typed, log_file).main(typed, run_dir)
 
 
-def _start(command: Command, cfg: DictConfig):
+def _start(command: Command, cfg: DictConfig, log_file: Optional[Path] = None):
     """The command's module, imported, with the console quiet (unless verbose) and torch's thread count set."""
     module = importlib.import_module(command.module)  # imports Lightning, which adds its log handler
-    console.quiet(console.verbose_requested(cfg.get("verbose")))
+    console.quiet(console.verbose_requested(cfg.get("verbose")), log_file)
     console.use_thread_setting()
     return module
 

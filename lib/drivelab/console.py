@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import sys
+from pathlib import Path
 from typing import Any, Optional
 
 VERBOSE_ENV = "DRIVELAB_VERBOSE"
@@ -37,6 +38,11 @@ def verbose_requested(setting: Any = None) -> bool:
     return bool(setting) or os.environ.get(VERBOSE_ENV, "") not in ("", "0", "false")
 
 
+def request_verbose() -> None:
+    """`-v`: this process and its children (DVC stages, sweep workers) show everything."""
+    os.environ[VERBOSE_ENV] = "1"
+
+
 class DropNoise(logging.Filter):
     """Drops the lines in NOISE from the handler it is attached to (a console), not from the log file."""
 
@@ -44,24 +50,36 @@ class DropNoise(logging.Filter):
         return not NOISE.search(record.getMessage())
 
 
-def quiet(verbose: bool = False) -> None:
+def quiet(verbose: bool = False, log_file: Optional[Path] = None) -> None:
     """Keep library chatter off the console for the rest of this process; log files keep every line.
 
     Python warnings go through logging (`py.warnings`), so they land in `train.log` too and are filtered here like
     any other line. Call it once the command's module is imported: Lightning adds its own handler on import.
     """
+    root = logging.getLogger()
+    libraries = [logging.getLogger(name) for name in LIBRARY_LOGGERS if name in logging.Logger.manager.loggerDict]
+    if log_file is not None and not any(isinstance(h, logging.FileHandler) for h in root.handlers):
+        # A --params run (a DVC stage) has no Hydra logging: its run directory still gets the whole log.
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(log_file)
+        to_file.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
+        root.addHandler(to_file)
+        root.setLevel(min(root.level, logging.INFO))
+        for logger in libraries:  # Lightning keeps its records to its own handler when root had none at import
+            if not logger.propagate:
+                logger.addHandler(to_file)
+    if not any(_is_console(handler) for handler in root.handlers):
+        # No Hydra logging (a --params run): warnings need a console, and only warnings go there.
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setLevel(logging.WARNING)
+        stream.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        root.addHandler(stream)
+    logging.captureWarnings(True)
     if verbose:
-        os.environ[VERBOSE_ENV] = "1"  # child processes (DVC stages, sweep workers) stay verbose too
+        request_verbose()  # child processes stay verbose too
         return
     os.environ.setdefault("WANDB_SILENT", "true")  # no run history/summary block after each run
-    logging.captureWarnings(True)
-    root = logging.getLogger()
-    if not root.handlers:  # no Hydra logging (a --params run): warnings would otherwise print unfiltered
-        console = logging.StreamHandler(sys.stderr)
-        console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-        root.addHandler(console)
-    loggers = [root] + [logging.getLogger(name) for name in LIBRARY_LOGGERS if name in logging.Logger.manager.loggerDict]
-    for logger in loggers:
+    for logger in [root, *libraries]:
         for handler in logger.handlers:
             if _is_console(handler) and not any(isinstance(f, DropNoise) for f in handler.filters):
                 handler.addFilter(DropNoise())

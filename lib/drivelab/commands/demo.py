@@ -27,7 +27,7 @@ EXP_SHOW = "dvc exp show --no-pager --drop '.*' --keep 'Experiment|model\\._targ
 
 # What a user would try next, printed last.
 NEXT_STEPS = (
-    ("look at the run in a notebook", "make lab   (then notebooks/error_analysis.ipynb; DRIVELAB_RUN_DIR=models/train)"),
+    ("look at the run in a notebook", "make lab   (03_error_analysis.ipynb opens this run: runs/ holds none yet)"),
     ("train another model", "drivelab train model=gru"),
     ("compare the experiments", EXP_SHOW),
 )
