@@ -5,7 +5,8 @@ the training stack up front pays before it can print anything).
 
     .venv/bin/python benchmarks/config_commands.py [--quick]     # or through the suite: make bench
 
-Goal: <= 1.0 s per command; the ratio is the command's median seconds over that 1.0 s budget.
+Goal: <= 1.0 s per command; the ratio is the command's median seconds over that 1.0 s budget. On a loaded machine
+the second figure, the same command against importing Lightning in the same rounds, is the one to read (goal 0.25x).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Dict, List, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET_S = 1.0
+IMPORT_SHARE_GOAL = 0.25  # 1 s against the ~4 s an entry point importing Lightning takes on an idle 2-core machine
 HEAVY = ("torch", "pytorch_lightning", "lightning_fabric", "wandb")
 COMMANDS = {"train_cfg_job": ["train", "--cfg", "job"], "help": ["--help"], "train_help": ["train", "--help"]}
 PROBE = ("import atexit, sys\n"
@@ -66,7 +68,8 @@ def measure(quick: bool) -> List[Dict[str, Any]]:
                         "ratio": median[name] / BUDGET_S, "goal": 1.0, "better": "lower", "raw": raw})
     figures.append({"name": "config_train_cfg_job_vs_importing_lightning",
                     "what": "`drivelab train --cfg job` vs a process that only imports Lightning",
-                    "ratio": median["train_cfg_job"] / median["import_lightning"], "goal": None, "better": "lower",
+                    "ratio": median["train_cfg_job"] / median["import_lightning"], "goal": IMPORT_SHARE_GOAL,
+                    "better": "lower",
                     "raw": raw})
     return figures
 

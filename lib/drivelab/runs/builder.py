@@ -37,6 +37,12 @@ def build(cfg: DictConfig) -> Tuple[Any, TaskModel]:
     return datamodule, build_model(cfg.model, datamodule.shapes)
 
 
+def for_trainer(model: TaskModel) -> Any:
+    """What the Trainer fits and tests: the model itself, or with `model.compile=true` the model under
+    `torch.compile` (Lightning unwraps it and compiles the forward; weights and checkpoints stay the model's)."""
+    return torch.compile(model) if model.hparams.get("compile") else model
+
+
 def describe_data(windows_dir: Path) -> Dict[str, Any]:
     """The data version a run trains on: its content hash (as DVC records it), folder and window settings."""
     windows_dir = Path(windows_dir)
