@@ -8,10 +8,11 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from drivelab.data.tracks import clean
+from drivelab.pool import PoolSettings
 
 
 def main(cfg: DictConfig, run_dir: Path | None = None) -> dict:
     data_dir = Path(cfg.paths.data_dir)
-    report = clean.clean(data_dir, cfg.clean.max_jump_m, cfg.clean.workers)
+    report = clean.clean(data_dir, cfg.clean.max_jump_m, PoolSettings.from_config(cfg.clean, "clean"))
     clean.print_summary(report, data_dir)
     return report

@@ -8,13 +8,16 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from drivelab.data.tracks import clean, ingest
+from drivelab.pool import PoolSettings
 
 
 def main(cfg: DictConfig, run_dir: Path | None = None) -> None:
     data_dir = Path(cfg.paths.data_dir)
-    summary = ingest.ingest(data_dir, cfg.source.format, cfg.source.name, cfg.source.path, cfg.clean.workers)
+    track_workers = PoolSettings.from_config(cfg.clean, "clean")
+    window_workers = PoolSettings.from_config(cfg.windows, "windows")  # checked before any stage writes
+    summary = ingest.ingest(data_dir, cfg.source.format, cfg.source.name, cfg.source.path, track_workers)
     ingest.print_summary(summary, data_dir / ingest.RAW_DIR_NAME)
-    report = clean.clean(data_dir, cfg.clean.max_jump_m, cfg.clean.workers)
+    report = clean.clean(data_dir, cfg.clean.max_jump_m, track_workers)
     clean.print_summary(report, data_dir)
 
     from drivelab.data.windows import build  # imports torch: only once the tracks are ready
@@ -22,5 +25,5 @@ def main(cfg: DictConfig, run_dir: Path | None = None) -> None:
 
     settings = cfg.windows
     info = build.build_data_version(data_dir, WindowSpec.from_config(settings), settings.split, settings.shard_mb,
-                                    settings.workers)
+                                    window_workers)
     build.print_summary(info, data_dir / "windows")

@@ -9,11 +9,12 @@ from omegaconf import DictConfig
 
 from drivelab.data.windows import build
 from drivelab.data.windows.spec import WindowSpec
+from drivelab.pool import PoolSettings
 
 
 def main(cfg: DictConfig, run_dir: Path | None = None) -> dict:
     data_dir, settings = Path(cfg.paths.data_dir), cfg.windows
     info = build.build_data_version(data_dir, WindowSpec.from_config(settings), settings.split, settings.shard_mb,
-                                    settings.workers)
+                                    PoolSettings.from_config(settings, "windows"))
     build.print_summary(info, data_dir / "windows")
     return info

@@ -15,7 +15,7 @@ import torch
 from omegaconf import DictConfig
 
 from drivelab import lineage
-from drivelab.checkpoints import load_weights
+from drivelab.checkpoints import load_weights, saved_hyperparameters
 from drivelab.config.registry import instantiate
 from drivelab.errors import ConfigError
 from drivelab.data.windows import store
@@ -80,6 +80,9 @@ def build_callbacks(callbacks_cfg: Any, run: RunDirectory, with_logger: bool = T
 
 
 def build_trainer(cfg: DictConfig, run: RunDirectory, loggers: Sequence[Any], callbacks: Sequence[pl.Callback]) -> pl.Trainer:
+    if cfg.trainer.get("deterministic"):
+        # Deterministic mode also fills every new tensor with NaN (~2 ms a step on CPU); results stay deterministic without it.
+        torch.utils.deterministic.fill_uninitialized_memory = False
     with trainer_settings_explained():
         trainer = instantiate(cfg.trainer, logger=list(loggers) or False, callbacks=list(callbacks),
                               default_root_dir=str(run.path))
@@ -104,11 +107,15 @@ def trainer_settings_explained() -> Iterator[None]:
         raise ConfigError(f"trainer: {first}") from None
 
 
-def test(cfg: DictConfig, checkpoint: Optional[Path] = None, limit_test_batches: Any = None) -> Tuple[Dict[str, float], TaskModel, Any]:
+def test(cfg: DictConfig, checkpoint: Optional[Path] = None, limit_test_batches: Any = None,
+         test_splits: Sequence[str] = ("test",)) -> Tuple[Dict[str, float], TaskModel, Any]:
     """The test procedure of a run, rebuilt from its config: same data module, same batches, same model (with the
-    checkpoint's weights, loaded weights-only), on one CPU process. Returns (`test/<metric>` values, model, data)."""
+    checkpoint's weights, loaded weights-only), on one CPU process; `test_splits` are the splits scored (all three
+    for a data version used only for testing). Returns (`test/<metric>` values, model, data)."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule, model = build(cfg)
+    datamodule = instantiate(cfg.data, test_splits=list(test_splits))
+    # A trained model keeps its own window sizes and feature scales, whatever data version it is scored on.
+    model = build_model(cfg.model, saved_hyperparameters(checkpoint)["shapes"] if checkpoint else datamodule.shapes)
     if checkpoint is not None:
         load_weights(model, checkpoint)
     trainer = pl.Trainer(

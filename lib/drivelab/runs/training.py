@@ -13,7 +13,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
-from drivelab import lineage
+from drivelab import console, lineage
 from drivelab.runs import tracking
 from drivelab.checkpoints import check_checkpoint, load_weights
 from drivelab.config.validate import conf_dir
@@ -44,6 +44,7 @@ def train(cfg: DictConfig, run_dir: Path, extra_callbacks: Sequence[pl.Callback]
             callbacks = build_callbacks(cfg.callbacks, run, with_logger=bool(loggers), validation=validation,
                                         progress_bar=bool(cfg.trainer.get("enable_progress_bar", True)))
             trainer = build_trainer(cfg, run, loggers, [*callbacks, *extra_callbacks])
+            console.hide_run_version(trainer.progress_bar_callback)
             best_checkpoint = None
             if model.is_trainable:
                 with trainer_settings_explained():

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Sequence, Tuple
+from typing import Sequence, Tuple, Union
+
+from drivelab.pool import PoolSettings, run_tasks
 
 # Only files matching these are ours to replace; anything else in the folder is left alone.
 RECORDING_PATTERNS = ("*_tracks.csv", "*_tracksMeta.csv", "*_recordingMeta.csv")
 
 
-def write_recordings(raw_dir: Path, episodes: int, seed: int, workers: int, *, duration_s: float, sample_hz: int,
+def write_recordings(raw_dir: Path, episodes: int, seed: int, workers: Union[int, PoolSettings], *, duration_s: float, sample_hz: int,
                      lanes: int, vehicles: int, speed_range_mps: Sequence[float], randomize_behavior: bool,
                      truck_fraction: float, road_length_m: float) -> Tuple[int, int]:
     """Recordings 1..episodes in raw_dir (episode i uses seed + i - 1), replacing those of an earlier run; returns
-    (rows, vehicles) over all episodes. The files are the same for any number of workers."""
-    from joblib import Parallel, delayed
+    (rows, vehicles) over all episodes. The files are the same for any number of workers, local or on Dask."""
     from tqdm import tqdm
 
     raw_dir = Path(raw_dir)
@@ -28,10 +29,9 @@ def write_recordings(raw_dir: Path, episodes: int, seed: int, workers: int, *, d
     episode = dict(duration_s=float(duration_s), sample_hz=int(sample_hz), lanes=int(lanes), vehicles=int(vehicles),
                    speed_range_mps=[float(v) for v in speed_range_mps], randomize_behavior=bool(randomize_behavior),
                    truck_fraction=float(truck_fraction), road_length_m=float(road_length_m))
-    jobs = (delayed(simulate_recording)(recording_id, int(seed) + recording_id - 1, raw_dir, episode)
-            for recording_id in range(1, int(episodes) + 1))
+    jobs = [(recording_id, int(seed) + recording_id - 1, raw_dir, episode) for recording_id in range(1, int(episodes) + 1)]
     # Each episode depends only on its seed, so results are the same for any number of workers.
-    results = Parallel(n_jobs=int(workers), backend="loky", return_as="generator")(jobs)
+    results = run_tasks(simulate_recording, jobs, workers)
     rows = vehicle_count = 0
     for episode_rows, episode_vehicles in tqdm(results, total=int(episodes), desc="simulate", unit="episode",
                                                file=sys.stderr):

@@ -13,7 +13,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,7 @@ from drivelab.data.tracks import canonical, raw
 from drivelab.data.tracks.ingest import RAW_DIR_NAME, run_in_pool
 from drivelab.data.tracks.raw import REASONS, TRACK_REASONS, RawRecording
 from drivelab.errors import DrivelabError, MissingInputError
+from drivelab.pool import PoolSettings
 
 QUARANTINE_FILE = "quarantine.parquet"  # beside tracks/, not in it: windows reads every tracks/*.parquet
 REPORT_FILE = "clean_report.json"  # beside tracks/: DVC cannot declare a metrics file inside an output folder
@@ -308,7 +309,7 @@ def clean_shard(raw_folder: str, tracks_dir: str, quarantine_dir: str, max_jump_
     return recording.recording_id, result.report
 
 
-def clean(data_dir: Path, max_jump_m: float, workers: int) -> dict:
+def clean(data_dir: Path, max_jump_m: float, workers: Union[int, PoolSettings]) -> dict:
     """data_dir/tracks_raw -> data_dir/tracks (kept rows), quarantine.parquet and clean_report.json; returns the
     report with the stage's duration beside it (`seconds`, which the report file leaves out: it differs run to run)."""
     started = time.perf_counter()

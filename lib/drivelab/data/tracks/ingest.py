@@ -11,11 +11,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, List, Sequence
+from typing import Callable, List, Sequence, Union
 
+from drivelab.console import counted
 from drivelab.atomic import replace_dir, write_json
 from drivelab.data.tracks import canonical, raw, sources
 from drivelab.errors import DrivelabError
+from drivelab.pool import PoolSettings, run_tasks
 
 RAW_DIR_NAME = "tracks_raw"
 
@@ -48,21 +50,18 @@ def ingest_shard(shard: Shard, out_dir: str) -> dict:
             "rows": len(recording.tracks), "rejected": len(recording.rejected)}
 
 
-def run_in_pool(task: Callable, arguments: Sequence[tuple], workers: int, description: str) -> List:
-    """task(*args) for every args, in `workers` processes (in this process for one worker or one task), in order."""
-    from joblib import Parallel, delayed
+def run_in_pool(task: Callable, arguments: Sequence[tuple], workers: Union[int, PoolSettings], description: str) -> List:
+    """task(*args) for every args, in order, in the pool `workers` names (in this process for one local worker or
+    one task)."""
     from tqdm import tqdm
 
-    workers = max(1, min(int(workers), len(arguments)))
-    if workers == 1:
-        results: Iterable = (task(*args) for args in arguments)
-    else:
-        results = Parallel(n_jobs=workers, backend="loky", return_as="generator")(delayed(task)(*args) for args in arguments)
+    results = run_tasks(task, arguments, workers)
     return list(tqdm(results, total=len(arguments), desc=description, unit="recording", file=sys.stderr,
                      disable=len(arguments) < 2))
 
 
-def ingest(data_dir: Path, source_format: str, source_name: str, source_path: str, workers: int) -> dict:
+def ingest(data_dir: Path, source_format: str, source_name: str, source_path: str,
+           workers: Union[int, PoolSettings]) -> dict:
     """Every recording of the source -> data_dir/tracks_raw/<recording_id>/; returns (and stores) the counts."""
     started = time.perf_counter()
     shards = discover(source_format, source_name, source_path)
@@ -87,5 +86,5 @@ def ingest(data_dir: Path, source_format: str, source_name: str, source_path: st
 
 def print_summary(summary: dict, raw_dir: Path) -> None:
     rate = summary["data_lines"] / max(summary["seconds"], 1e-9)
-    print(f"ingested {summary['recordings']} recordings: {summary['data_lines']} lines -> {summary['rows']} rows, "
+    print(f"ingested {counted(summary['recordings'], 'recording')}: {summary['data_lines']} lines -> {summary['rows']} rows, "
           f"{summary['rejected']} rejected while reading, in {summary['seconds']:.1f} s ({rate:,.0f} lines/s) -> {raw_dir}")

@@ -15,13 +15,14 @@ lane, `intention` = `UNKNOWN_INTENTION` and `lane_change` false; that flag means
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Iterator, List, Sequence, Tuple
+from typing import Dict, Iterator, List, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
 
 from drivelab.data.tracks import canonical
 from drivelab.data.windows.spec import WindowSpec
+from drivelab.pool import PoolSettings, as_pool, run_tasks
 
 FEATURES = ("x_m", "y_m", "vx_mps", "vy_mps")  # per history point, target and neighbours alike
 INTENTIONS = ("keep", "left", "right")  # lane-change intention classes, in label order
@@ -90,26 +91,25 @@ def recording_windows(path: Path, spec: WindowSpec, recording_index: int) -> Tup
         "tracks": int(table["track_id"].nunique()),
         "tracks_with_windows": int(len(np.unique(windows["track_id"]))),
         "windows": int(len(windows["history"])),
+        "frame_rate_hz": float(table["frame_rate_hz"].iloc[0]) if len(table) else 0.0,  # for time splits
     }
     return windows, flow
 
 
-def windows_by_recording(paths: Sequence[Path], spec: WindowSpec, indices: Sequence[int], workers: int = 1,
+def windows_by_recording(paths: Sequence[Path], spec: WindowSpec, indices: Sequence[int],
+                         workers: Union[int, PoolSettings] = 1,
                          min_pool_bytes: int = POOL_MIN_BYTES) -> Iterator[Tuple[Dict[str, np.ndarray], Dict[str, int]]]:
-    """`recording_windows` of every path, in the given order whatever the number of worker processes.
+    """`recording_windows` of every path, in the given order wherever the tasks run (`drivelab.pool`).
 
-    Worker processes take seconds to start, so they are used only for at least `min_pool_bytes` of track files.
-    With workers, up to about two recordings' windows per worker are in flight (handing them over as files instead
-    measured slower here).
+    Local worker processes take seconds to start, so they are used only for at least `min_pool_bytes` of track
+    files; a Dask cluster, asked for explicitly, always gets the tasks. Up to about two recordings' windows per
+    worker are in flight (handing them over as files instead measured slower here).
     """
+    settings = as_pool(workers)
     jobs = [(Path(path), spec, int(index)) for path, index in zip(paths, indices)]
-    if workers <= 1 or len(jobs) <= 1 or sum(path.stat().st_size for path, _, _ in jobs) < min_pool_bytes:
-        return (recording_windows(*job) for job in jobs)
-    from joblib import Parallel, delayed
-
-    # Ordered results keep the output byte-identical for any worker count; a short dispatch queue bounds memory.
-    parallel = Parallel(n_jobs=workers, return_as="generator", pre_dispatch="2*n_jobs")
-    return parallel(delayed(recording_windows)(*job) for job in jobs)
+    if not settings.on_cluster and sum(path.stat().st_size for path, _, _ in jobs) < min_pool_bytes:
+        settings = PoolSettings(workers=1)
+    return run_tasks(recording_windows, jobs, settings)
 
 
 def empty_windows(spec: WindowSpec) -> Dict[str, np.ndarray]:
