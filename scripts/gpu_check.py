@@ -24,6 +24,7 @@ import torch
 
 from drivelab import runs
 from drivelab.config.validate import compose
+from drivelab.runs.builder import for_trainer
 
 WARMUP_STEPS = 5
 
@@ -57,7 +58,7 @@ def throughput(data_dir: Path, model: str, batch_size: int, precision: str, comp
     trainer = pl.Trainer(accelerator=accelerator, devices=1, precision=precision, max_steps=WARMUP_STEPS + 1 + steps,
                          max_epochs=-1, limit_val_batches=0, logger=False, callbacks=[clock], enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, deterministic=False)
-    trainer.fit(runs.builder.for_trainer(module), datamodule=datamodule)
+    trainer.fit(for_trainer(module), datamodule=datamodule)
     if not clock.intervals:
         raise RuntimeError(f"no timed steps: the data set has too few batches of {batch_size}; simulate more episodes")
     return batch_size * len(clock.intervals) / sum(clock.intervals)
