@@ -10,7 +10,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
-.PHONY: setup demo test lab strip-notebooks params clean help
+.PHONY: setup demo test lab strip-notebooks params clean help bench bench-quick
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -31,6 +31,12 @@ demo: setup  ## simulate -> prepare -> train -> evaluate through the DVC pipelin
 
 test: setup  ## the test suite
 	$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
+
+bench: setup  ## every benchmark (full size), one table of ratios; docs/benchmarks.json + .md (BENCH_ARGS="--check docs/benchmarks.json")
+	$(BIN)/python benchmarks/suite.py $(BENCH_ARGS)
+
+bench-quick: setup  ## the same at the small size (a few minutes on an idle machine)
+	$(BIN)/python benchmarks/suite.py --quick $(BENCH_ARGS)
 
 # The notebooks' kernel: this .venv's Python, registered inside .venv (works as root and needs no home folder).
 $(KERNEL): $(STAMP)

@@ -1,6 +1,7 @@
 """Data loading: samples/s of the training DataLoader (without and with the default augmentations, mirror + noise)
 vs one sorted fancy-index gather per batch from the same memory-mapped shards (the limit), and vs a per-item
 `__getitem__` loader; batch 256, 1 torch thread, arms interleaved in paired rounds, the median round counts.
+Rates are per CPU second of the loading process, in the same process for every arm.
 
     .venv/bin/python benchmarks/data_loading.py [--quick]     # or through the suite: make bench
 """
@@ -44,11 +45,12 @@ class PerItem(Dataset):
 
 
 def samples_per_s(batches: Callable[[], Any], epochs: int) -> float:
-    windows, started = 0, time.perf_counter()
+    """Windows per CPU second of this process (other work on a shared machine barely moves CPU time)."""
+    windows, started = 0, time.process_time()
     for _ in range(epochs):
         for batch in batches():
             windows += len(batch["history"])
-    return windows / (time.perf_counter() - started)
+    return windows / (time.process_time() - started)
 
 
 def measure(quick: bool) -> List[Dict[str, Any]]:

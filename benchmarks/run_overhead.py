@@ -1,5 +1,7 @@
 """Per-run fixed cost: what a run costs beyond its training steps, with a model that has nothing to train
-(`drivelab train model=cv`), each arm a fresh process as a user starts it, arms interleaved in rounds:
+(`drivelab train model=cv`), each arm a fresh process as a user starts it, arms interleaved in rounds, timed in CPU
+seconds of the command and the processes it waited for (its wall time on an idle machine, far steadier on a shared
+one; W&B's own service process is not among them):
 
 - `imports`: a process that imports what a run needs (torch, Lightning, drivelab's run seam) and exits: unavoidable;
 - `run_csv`: `drivelab train model=cv logger=csv` (run directory, lineage, data hash, test, report with plots);
@@ -16,6 +18,7 @@ same for a windows folder 8x larger: cached, the cost is a stat per file, not a 
 from __future__ import annotations
 
 import argparse
+import resource
 import os
 import shutil
 import statistics
@@ -37,9 +40,12 @@ IMPORTS = "import drivelab.runs.training, drivelab.models.physics, drivelab.data
 
 
 def seconds(argv: List[str], env: Dict[str, str]) -> float:
-    started = time.perf_counter()
+    """CPU seconds (user + system) of the command and every process it waited for; on an idle machine about its
+    wall time, on a shared one far steadier."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(argv, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def timed(function) -> float:

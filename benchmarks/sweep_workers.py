@@ -58,20 +58,15 @@ def arm(workers: int, args: argparse.Namespace, data_dir: Path, work: Path, env:
             "overhead_s": total - training, "compose_s": statistics.mean(s["compose"] for s in seconds)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--trials", type=int, default=8)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--data-dir", type=Path, help="prepared data (data_dir with windows/); simulated if absent")
-    args = parser.parse_args()
+def run(trials: int, epochs: int, data_dir: Path | None) -> dict:
+    args = argparse.Namespace(trials=trials, epochs=epochs)
     work = Path(tempfile.mkdtemp(prefix="sweep_bench_"))
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "DRIVELAB_CONF_DIR": str(work / "conf")}
     try:
         shutil.copytree(ROOT / "conf", work / "conf")
         for local in (work / "conf" / "local").glob("*.yaml"):
             local.unlink()
-        (work / "conf" / "search" / "bench.yaml").write_text(SEARCH.format(trials=args.trials, epochs=args.epochs))
-        data_dir = args.data_dir
+        (work / "conf" / "search" / "bench.yaml").write_text(SEARCH.format(trials=trials, epochs=epochs))
         if data_dir is None:
             data_dir = work / "data"
             drivelab("simulate", f"paths.data_dir={data_dir}", "simulate.episodes=8", "simulate.duration_s=40", env=env)
@@ -82,6 +77,35 @@ def main() -> None:
         machine_after = cpu_parallelism()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return {"one": one, "two": two, "import_s": import_s, "machine_before": machine_before,
+            "machine_after": machine_after}
+
+
+def measure(quick: bool) -> list:
+    """The suite's figure: the trial phase with 2 workers vs 1, beside the machine's own 2-process parallelism."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _demo_data import demo_data_dir
+
+    r = run(4 if quick else 8, 1 if quick else 2, demo_data_dir())
+    one, two = r["one"], r["two"]
+    raw = {"trials": 4 if quick else 8, "one_worker_trial_phase_s": round(one["trials_s"], 2),
+           "two_workers_trial_phase_s": round(two["trials_s"], 2), "one_worker_command_s": round(one["wall_s"], 2),
+           "two_workers_command_s": round(two["wall_s"], 2), "per_trial_overhead_s": round(one["overhead_s"], 2),
+           "machine_parallelism_before": round(r["machine_before"], 2),
+           "machine_parallelism_after": round(r["machine_after"], 2)}
+    return [{"name": "sweep_trials_2_workers_vs_1", "what": "sweep trial phase: 2 workers vs 1",
+             "ratio": one["trials_s"] / two["trials_s"], "goal": 1.7, "better": "higher", "raw": raw}]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--data-dir", type=Path, help="prepared data (data_dir with windows/); simulated if absent")
+    args = parser.parse_args()
+    r = run(args.trials, args.epochs, args.data_dir)
+    one, two, import_s = r["one"], r["two"], r["import_s"]
+    machine_before, machine_after = r["machine_before"], r["machine_after"]
     print(f"{args.trials} trials of {args.epochs} epochs, torch 1 thread per trial, {os.cpu_count()} cores")
     print("| workers | command s | trial phase s | per trial s | training s | overhead s | compose s |")
     print("|---|---|---|---|---|---|---|")

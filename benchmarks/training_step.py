@@ -4,9 +4,10 @@ step, each put back on its own.
 
     .venv/bin/python benchmarks/training_step.py [--quick]     # or through the suite: make bench
 
-A step's time is the wall time between the starts of consecutive training batches within an epoch (loading,
-forward, backward, optimiser, logging, callbacks, progress bar: everything a step costs), after a few warm-up steps;
-epoch ends (validation, checkpoints) are not steps and are left out. Each arm runs once per round, arms interleaved,
+A step's time is the time between the starts of consecutive training batches within an epoch (loading, forward,
+backward, optimiser, logging, callbacks, progress bar: everything a step costs), after a few warm-up steps; epoch
+ends (validation, checkpoints) are not steps and are left out. Ratios use the process's CPU time (all its threads),
+which other work on a shared machine barely moves; wall times are in the raw figures (equal on an idle machine). Each arm runs once per round, arms interleaved,
 and the median over rounds counts, so a noisy neighbour slows every arm alike.
 
 Arms put back: `fill_uninitialized_memory` (what `deterministic: true` turns on in PyTorch: every new tensor is filled
@@ -23,7 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 import pytorch_lightning as pl
 import torch
@@ -38,11 +39,17 @@ WARMUP_STEPS = 5
 GOAL = 1.05  # drivelab's additions on top of bare Lightning
 
 
+def clocks() -> Tuple[float, float]:
+    """(CPU seconds of this process, all its threads; wall seconds)."""
+    return time.process_time(), time.perf_counter()
+
+
 class StepClock(pl.Callback):
-    """Seconds between consecutive training-batch starts within an epoch, after the warm-up."""
+    """CPU and wall seconds between consecutive training-batch starts within an epoch, after the warm-up."""
 
     def __init__(self) -> None:
-        self.intervals: List[float] = []
+        self.cpu: List[float] = []
+        self.wall: List[float] = []
         self.last: Any = None
         self.steps = 0
 
@@ -50,13 +57,17 @@ class StepClock(pl.Callback):
         self.last = None
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
-        now = time.perf_counter()
+        self.tick()
+
+    def tick(self) -> None:
+        now = clocks()
         if self.last is not None and self.steps > WARMUP_STEPS:
-            self.intervals.append(now - self.last)
+            self.cpu.append(now[0] - self.last[0])
+            self.wall.append(now[1] - self.last[1])
         self.last, self.steps = now, self.steps + 1
 
-    def ms_per_step(self) -> float:
-        return 1000 * statistics.mean(self.intervals)
+    def ms_per_step(self) -> Tuple[float, float]:
+        return 1000 * statistics.mean(self.cpu), 1000 * statistics.mean(self.wall)
 
 
 class PutBack(pl.Callback):
@@ -80,14 +91,15 @@ def config(data_dir: Path, model: str, steps: int, *overrides: str):
                              "test_after_fit=false", "trainer.enable_model_summary=false", *overrides])
 
 
-def drivelab_arm(data_dir: Path, model: str, steps: int, work: Path, *extra: pl.Callback, overrides=()) -> float:
+def drivelab_arm(data_dir: Path, model: str, steps: int, work: Path, *extra: pl.Callback,
+                 overrides=()) -> Tuple[float, float]:
     clock = StepClock()
     run_dir = Path(tempfile.mkdtemp(dir=work))
     runs.train(config(data_dir, model, steps, *overrides), run_dir, extra_callbacks=[clock, *extra])
     return clock.ms_per_step()
 
 
-def bare_lightning_arm(data_dir: Path, model: str, steps: int, work: Path) -> float:
+def bare_lightning_arm(data_dir: Path, model: str, steps: int, work: Path) -> Tuple[float, float]:
     cfg = config(data_dir, model, steps)
     pl.seed_everything(cfg.seed, verbose=False)
     datamodule, module = runs.build(cfg)
@@ -99,7 +111,7 @@ def bare_lightning_arm(data_dir: Path, model: str, steps: int, work: Path) -> fl
     return clock.ms_per_step()
 
 
-def plain_loop_arm(data_dir: Path, model: str, steps: int, work: Path) -> float:
+def plain_loop_arm(data_dir: Path, model: str, steps: int, work: Path) -> Tuple[float, float]:
     cfg = config(data_dir, model, steps)
     torch.manual_seed(cfg.seed)
     datamodule, module = runs.build(cfg)
@@ -107,21 +119,18 @@ def plain_loop_arm(data_dir: Path, model: str, steps: int, work: Path) -> float:
     optimizer = module.configure_optimizers()
     optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
     module.train()
-    intervals, step, last = [], 0, None
-    while step < steps:
-        last = None
+    clock = StepClock()
+    while clock.steps < steps:
+        clock.on_train_epoch_start(None, module)
         for batch in datamodule.train_dataloader():
-            now = time.perf_counter()
-            if last is not None and step > WARMUP_STEPS:
-                intervals.append(now - last)
-            last, step = now, step + 1
+            clock.tick()
             loss = module.loss(module(batch), batch)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            if step >= steps:
+            if clock.steps >= steps:
                 break
-    return 1000 * statistics.mean(intervals)
+    return clock.ms_per_step()
 
 
 def measure(quick: bool) -> List[Dict[str, Any]]:
@@ -137,7 +146,7 @@ def measure(quick: bool) -> List[Dict[str, Any]]:
                            "+callbacks.rich_bar.refresh_rate=100", "+callbacks.rich_bar.console_kwargs.force_terminal=true",
                            "callbacks.progress_bar=null"]
         for model in ("mlp", "gru"):
-            arms: Dict[str, Callable[[], float]] = {
+            arms: Dict[str, Callable[[], Tuple[float, float]]] = {
                 "plain": lambda: plain_loop_arm(data_dir, model, steps, work),
                 "bare": lambda: bare_lightning_arm(data_dir, model, steps, work),
                 "drivelab": lambda: drivelab_arm(data_dir, model, steps, work),
@@ -145,13 +154,15 @@ def measure(quick: bool) -> List[Dict[str, Any]]:
                 "rich": lambda: drivelab_arm(data_dir, model, steps, work, overrides=rich_every_step),
                 "clip": lambda: drivelab_arm(data_dir, model, steps, work, PutBack("clip_grad_norm_")),
             }
-            times: Dict[str, List[float]] = {name: [] for name in arms}
+            times: Dict[str, List[Tuple[float, float]]] = {name: [] for name in arms}
             for _ in range(rounds):
                 for name, arm in arms.items():
                     times[name].append(arm())
                     torch.utils.deterministic.fill_uninitialized_memory = False  # never leak into the next arm
-            ms = {name: statistics.median(values) for name, values in times.items()}
-            raw = {f"{name}_ms_per_step": round(value, 3) for name, value in ms.items()}
+            ms = {name: statistics.median(cpu for cpu, _ in values) for name, values in times.items()}
+            wall = {name: statistics.median(wall for _, wall in values) for name, values in times.items()}
+            raw = {f"{name}_cpu_ms_per_step": round(value, 3) for name, value in ms.items()}
+            raw.update({f"{name}_wall_ms_per_step": round(value, 3) for name, value in wall.items()})
             raw.update(steps=steps, rounds=rounds, batch_size=256, torch_threads=1)
             figures.append({"name": f"train_step_{model}_drivelab_vs_bare_lightning",
                             "what": f"{model.upper()} step: drivelab train vs bare Lightning",
@@ -164,7 +175,7 @@ def measure(quick: bool) -> List[Dict[str, Any]]:
                                ("clip", "clip_grad_norm_ instead of the one-norm clip put back")):
                 figures.append({"name": f"train_step_{model}_cost_of_{arm}",
                                 "what": f"{model.upper()} step: {label} (vs drivelab; "
-                                        f"{ms[arm] - ms['drivelab']:+.2f} ms/step)",
+                                        f"{ms[arm] - ms['drivelab']:+.2f} CPU ms/step)",
                                 "ratio": ms[arm] / ms["drivelab"], "goal": None, "better": "lower", "raw": raw})
     return figures
 

@@ -113,20 +113,14 @@ def all_windows(files: List[Path], spec: WindowSpec) -> List[Dict[str, np.ndarra
     return [windows for windows, _ in windows_by_recording(files, spec, range(len(files)), workers=1)]
 
 
-def main(argv: List[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", type=Path, help="a data folder with tracks/ (default: simulate into a temp folder)")
-    parser.add_argument("--episodes", type=int, default=12, help="episodes to simulate when no --data-dir is given")
-    parser.add_argument("--pandas-windows", type=int, default=200, help="windows the pandas version builds (it is slow)")
-    parser.add_argument("--copies", type=int, default=8, help="times the recordings are repeated for the build timing")
-    args = parser.parse_args(argv)
+def run(data_dir: Path | None, episodes: int, pandas_count: int, copies: int) -> Dict[str, object]:
+    """Every figure of this benchmark, measured in this one run."""
     spec = WindowSpec.from_config(compose("prepare").windows)  # the settings of conf/windows/default.yaml
     with tempfile.TemporaryDirectory(prefix="drivelab-bench-") as scratch:
-        data_dir = args.data_dir
         if data_dir is None:
             data_dir = Path(scratch) / "data"
-            print(f"simulating {args.episodes} episodes into {data_dir} ...", flush=True)
-            simulate(data_dir, args.episodes)
+            print(f"simulating {episodes} episodes into {data_dir} ...", flush=True)
+            simulate(data_dir, episodes)
         files = canonical.recording_files(Path(data_dir) / "tracks")
         rows = sum(len(canonical.read(path)) for path in files)
 
@@ -135,35 +129,67 @@ def main(argv: List[str] | None = None) -> None:
         vector_s = timed(lambda: all_windows(files, spec), repeats=3)
         first_s = timed(lambda: all_windows(files[:1], spec), repeats=3)
         started = time.perf_counter()
-        reference = pandas_windows(canonical.read(files[0]), spec, args.pandas_windows)
+        reference = pandas_windows(canonical.read(files[0]), spec, pandas_count)
         pandas_s = time.perf_counter() - started
         identical = same_windows(reference, windows[0])
 
-        copies = Path(scratch) / "copies"
-        copies.mkdir()
-        for copy in range(args.copies):
+        copies_dir = Path(scratch) / "copies"
+        copies_dir.mkdir()
+        for copy in range(copies):
             for path in files:
-                shutil.copy(path, copies / f"{path.stem}_copy{copy}.parquet")
-        build_windows = n_windows * args.copies
+                shutil.copy(path, copies_dir / f"{path.stem}_copy{copy}.parquet")
 
         def build_with(workers: int) -> None:
-            build(copies, Path(scratch) / f"windows_{workers}", spec, SPLIT, 128 * 2**20, workers, min_pool_bytes=0)
+            build(copies_dir, Path(scratch) / f"windows_{workers}", spec, SPLIT, 128 * 2**20, workers, min_pool_bytes=0)
 
         one_s = timed(lambda: build_with(1), repeats=2)
         cold_s = timed(lambda: build_with(2))  # includes starting the two worker processes
         two_s = timed(lambda: build_with(2), repeats=2)  # workers already running
+    return {"spec": spec, "recordings": len(files), "rows": rows, "windows": n_windows, "copies": copies,
+            "pandas_windows": len(reference["history"]), "pandas_s": pandas_s, "first_windows": len(windows[0]["history"]),
+            "first_s": first_s, "vector_s": vector_s, "one_s": one_s, "two_s": two_s, "cold_s": cold_s,
+            "identical": identical}
 
-    pandas_rate = len(reference["history"]) / pandas_s
-    rows_out = [
-        (f"pandas, one window at a time ({len(reference['history'])} windows of recording 1)", pandas_rate),
-        (f"drivelab vectorised, recording 1 ({len(windows[0]['history'])} windows)", len(windows[0]["history"]) / first_s),
-        (f"drivelab vectorised, all {len(files)} recordings (read + window), 1 process", n_windows / vector_s),
-        (f"`drivelab windows` build of {len(files) * args.copies} recordings (read, window, shard, stats), 1 process",
-         build_windows / one_s),
-        (f"the same build, 2 worker processes (pool already started)", build_windows / two_s),
-        (f"the same build, 2 worker processes, counting their start-up", build_windows / cold_s),
+
+def measure(quick: bool) -> List[Dict[str, object]]:
+    """The suite's figures: vectorised windowing vs pandas (per window), and the build with 2 workers vs 1."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _demo_data import demo_data_dir
+
+    r = run(demo_data_dir(), 0, 100 if quick else 200, 4 if quick else 8)
+    if not r["identical"]:
+        raise AssertionError("the pandas windows differ from the vectorised ones")
+    raw = {key: (round(value, 4) if isinstance(value, float) else value) for key, value in r.items() if key != "spec"}
+    pandas_rate, first_rate = r["pandas_windows"] / r["pandas_s"], r["first_windows"] / r["first_s"]
+    return [
+        {"name": "windowing_vectorised_vs_pandas", "what": "windowing one recording: vectorised vs pandas (windows/s)",
+         "ratio": first_rate / pandas_rate, "goal": None, "better": "higher", "raw": raw},
+        {"name": "windowing_build_2_workers_vs_1", "what": "`drivelab windows` build: 2 workers vs 1 (pool started)",
+         "ratio": r["one_s"] / r["two_s"], "goal": 1.7, "better": "higher", "raw": raw},
     ]
-    print(f"\n{len(files)} recordings, {rows} track rows, {n_windows} windows "
+
+
+def main(argv: List[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, help="a data folder with tracks/ (default: simulate into a temp folder)")
+    parser.add_argument("--episodes", type=int, default=12, help="episodes to simulate when no --data-dir is given")
+    parser.add_argument("--pandas-windows", type=int, default=200, help="windows the pandas version builds (it is slow)")
+    parser.add_argument("--copies", type=int, default=8, help="times the recordings are repeated for the build timing")
+    args = parser.parse_args(argv)
+    r = run(args.data_dir, args.episodes, args.pandas_windows, args.copies)
+    spec, n_windows, one_s, two_s, cold_s = r["spec"], r["windows"], r["one_s"], r["two_s"], r["cold_s"]
+    build_windows = n_windows * args.copies
+    pandas_rate = r["pandas_windows"] / r["pandas_s"]
+    rows_out = [
+        (f"pandas, one window at a time ({r['pandas_windows']} windows of recording 1)", pandas_rate),
+        (f"drivelab vectorised, recording 1 ({r['first_windows']} windows)", r["first_windows"] / r["first_s"]),
+        (f"drivelab vectorised, all {r['recordings']} recordings (read + window), 1 process", n_windows / r["vector_s"]),
+        (f"`drivelab windows` build of {r['recordings'] * args.copies} recordings (read, window, shard, stats), 1 process",
+         build_windows / one_s),
+        ("the same build, 2 worker processes (pool already started)", build_windows / two_s),
+        ("the same build, 2 worker processes, counting their start-up", build_windows / cold_s),
+    ]
+    print(f"\n{r['recordings']} recordings, {r['rows']} track rows, {n_windows} windows "
           f"({spec.history_steps} history + {spec.future_steps} future steps, {spec.max_neighbours} neighbour slots)")
     print("| what | windows/s | vs pandas |")
     print("|---|---|---|")
@@ -171,7 +197,7 @@ def main(argv: List[str] | None = None) -> None:
         print(f"| {label} | {rate:,.0f} | {rate / pandas_rate:,.0f}x |")
     print(f"2-worker speed-up of the build: {one_s / two_s:.2f}x ({one_s:.2f} s -> {two_s:.2f} s); "
           f"{one_s / cold_s:.2f}x counting the pool's start-up ({cold_s:.2f} s)")
-    print(f"pandas windows identical to the vectorised ones: {identical}")
+    print(f"pandas windows identical to the vectorised ones: {r['identical']}")
 
 
 if __name__ == "__main__":

@@ -48,7 +48,8 @@ def test_a_figure_without_its_fields_or_with_an_unknown_direction_is_refused():
 
 def test_every_timing_benchmark_is_found_and_the_accuracy_benchmark_is_not():
     names = suite.benchmark_names()
-    assert {"training_step", "data_loading", "config_commands", "run_overhead"} <= set(names)
+    assert {"training_step", "data_loading", "config_commands", "run_overhead", "windowing", "pipeline",
+            "sweep_workers"} <= set(names)
     assert "model_quality" not in names and "suite" not in names
 
 

@@ -66,6 +66,7 @@ class GRUEncoderDecoderConfig:
     mode_loss: str = 'wta'
     optimizer: Optional[Dict[str, Any]] = None
     scheduler: Optional[Dict[str, Any]] = None
+    compile: bool = False
 
 
 @dataclass
@@ -79,6 +80,7 @@ class IntentionGRUConfig:
     class_weights: Optional[List[float]] = field(default_factory=lambda: [1.0, 5.0, 5.0])
     optimizer: Optional[Dict[str, Any]] = None
     scheduler: Optional[Dict[str, Any]] = None
+    compile: bool = False
 
 
 @dataclass
@@ -87,6 +89,7 @@ class MajorityClassConfig:
     class_weights: Optional[List[float]] = None
     optimizer: Optional[Dict[str, Any]] = None
     scheduler: Optional[Dict[str, Any]] = None
+    compile: bool = False
 
 
 @dataclass
@@ -102,6 +105,7 @@ class InteractionTransformerConfig:
     mode_loss: str = 'wta'
     optimizer: Optional[Dict[str, Any]] = None
     scheduler: Optional[Dict[str, Any]] = None
+    compile: bool = False
 
 
 @dataclass
@@ -118,6 +122,7 @@ class ResidualMLPConfig:
     mode_loss: str = 'wta'
     optimizer: Optional[Dict[str, Any]] = None
     scheduler: Optional[Dict[str, Any]] = None
+    compile: bool = False
 
 
 @dataclass
@@ -127,6 +132,7 @@ class ConstantAccelerationConfig:
     mode_loss: str = 'wta'
     optimizer: Optional[Dict[str, Any]] = None
     scheduler: Optional[Dict[str, Any]] = None
+    compile: bool = False
 
 
 @dataclass
@@ -137,6 +143,7 @@ class ConstantVelocityConfig:
     mode_loss: str = 'wta'
     optimizer: Optional[Dict[str, Any]] = None
     scheduler: Optional[Dict[str, Any]] = None
+    compile: bool = False
 
 
 # Models whose hyperparameters are typed; ideas under experiments/ are checked by the registry only.

@@ -48,7 +48,7 @@ class TaskModel(pl.LightningModule):
     monitor: ClassVar[Tuple[str, str]] = ("loss", "min")  # the validation metric that judges a model, and its mode
 
     def __init__(self, shapes: Dict[str, Any], optimizer: Optional[Dict[str, Any]] = None,
-                 scheduler: Optional[Dict[str, Any]] = None) -> None:
+                 scheduler: Optional[Dict[str, Any]] = None, compile: bool = False) -> None:
         super().__init__()
         # Plain types only: checkpoints must stay loadable with torch.load(weights_only=True).
         self.save_hyperparameters()

@@ -37,6 +37,25 @@ def build(cfg: DictConfig) -> Tuple[Any, TaskModel]:
     return datamodule, build_model(cfg.model, datamodule.shapes)
 
 
+def for_trainer(model: TaskModel) -> TaskModel:
+    """The model as the Trainer fits and tests it: with `model.compile=true` its forward runs under `torch.compile`.
+    Only the forward: Lightning's own compile path also traces the step methods, whose `self.log` dynamo cannot
+    follow. Weights, checkpoints and exports stay the plain module's."""
+    if model.hparams.get("compile") and not isinstance(model.forward, _CompiledForward):
+        model.forward = _CompiledForward(torch.compile(model.forward))
+    return model
+
+
+class _CompiledForward:
+    """Marks a forward already compiled, so that fitting and then testing compile once."""
+
+    def __init__(self, compiled: Any) -> None:
+        self.compiled = compiled
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.compiled(*args, **kwargs)
+
+
 def describe_data(windows_dir: Path) -> Dict[str, Any]:
     """The data version a run trains on: its content hash (as DVC records it), folder and window settings."""
     windows_dir = Path(windows_dir)

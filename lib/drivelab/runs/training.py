@@ -17,8 +17,8 @@ from drivelab import console, lineage
 from drivelab.runs import tracking
 from drivelab.checkpoints import check_checkpoint, load_weights
 from drivelab.config.validate import conf_dir
-from drivelab.runs.builder import (build, build_callbacks, build_trainer, describe_data, trainer_settings_explained,
-                                    validation_enabled)
+from drivelab.runs.builder import (build, build_callbacks, build_trainer, describe_data, for_trainer,
+                                    trainer_settings_explained, validation_enabled)
 from drivelab.runs.directory import RunDirectory
 from drivelab.runs.liveness import Heartbeat
 
@@ -48,13 +48,13 @@ def train(cfg: DictConfig, run_dir: Path, extra_callbacks: Sequence[pl.Callback]
             best_checkpoint = None
             if model.is_trainable:
                 with trainer_settings_explained():
-                    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
+                    trainer.fit(for_trainer(model), datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
                 best_checkpoint = best_checkpoint_path(trainer, run)
             metrics: Dict[str, float] = {}
             if cfg.test_after_fit:
                 if best_checkpoint:
                     load_weights(model, run.path / best_checkpoint)
-                trainer.test(model, datamodule=datamodule, verbose=False)
+                trainer.test(for_trainer(model), datamodule=datamodule, verbose=False)
                 metrics = {f"test/{name}": value for name, value in model.last_metrics["test"].items()}
                 if lead:  # slice metrics (JSON, logged) and plots beside metrics.json
                     from drivelab.evaluation.report import write_run_report

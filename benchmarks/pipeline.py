@@ -1,0 +1,93 @@
+"""Pipeline steps with 2 workers vs 1, side by side in one run: `drivelab simulate` (whole commands, each a fresh
+process) and ingest + clean of highD recordings of realistic size (in process, worker start-up included); and
+`dvc repro` with nothing changed on the demo, when this checkout has run the demo (`make demo`).
+
+    .venv/bin/python benchmarks/pipeline.py [--quick]     # or through the suite: make bench
+
+Goals: >= 1.7x for 2 workers where the work is parallel (one task per recording); `dvc repro` no-op <= 3 s (ratio:
+its seconds over that budget). Beside them, the machine's own parallelism at that moment (two pure-Python
+processes vs one): no 2-worker speed-up can beat it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ingest_clean  # noqa: E402
+from sweep_workers import cpu_parallelism  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PARALLEL_GOAL = 1.7
+REPRO_BUDGET_S = 3.0
+
+
+def seconds(argv: List[str], cwd: Path = ROOT) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def simulate_seconds(work: Path, episodes: int, duration_s: int, workers: int) -> float:
+    out = work / f"sim-{workers}"
+    shutil.rmtree(out, ignore_errors=True)
+    return seconds([sys.executable, "-m", "drivelab", "simulate", f"paths.data_dir={out}", f"simulate.episodes={episodes}",
+                    f"simulate.duration_s={duration_s}", f"simulate.workers={workers}"])
+
+
+def repro_noop_seconds() -> float | None:
+    """`dvc repro` on this checkout when the pipeline is up to date (else None: it would run stages)."""
+    dvc = str(Path(sys.executable).with_name("dvc"))
+    if not (ROOT / "dvc.lock").is_file() or not (ROOT / "data" / "windows").is_dir():
+        return None
+    status = subprocess.run([dvc, "status", "--quiet"], cwd=ROOT, capture_output=True)
+    if status.returncode != 0:
+        return None
+    return min(seconds([dvc, "repro"]) for _ in range(2))
+
+
+def measure(quick: bool) -> List[Dict[str, Any]]:
+    episodes, duration_s, vehicles, recordings = (4, 20, 400, 4) if quick else (8, 40, 1800, 4)
+    figures: List[Dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="drivelab-pipeline-") as scratch:
+        work = Path(scratch)
+        parallelism = cpu_parallelism()
+        sim_one = simulate_seconds(work, episodes, duration_s, 1)
+        sim_two = simulate_seconds(work, episodes, duration_s, 2)
+        raw_sim = {"episodes": episodes, "duration_s": duration_s, "one_worker_s": round(sim_one, 2),
+                   "two_workers_s": round(sim_two, 2), "machine_parallelism": round(parallelism, 2)}
+        figures.append({"name": "simulate_2_workers_vs_1", "what": "`drivelab simulate`: 2 workers vs 1 (whole command)",
+                        "ratio": sim_one / sim_two, "goal": PARALLEL_GOAL, "better": "higher", "raw": raw_sim})
+
+        source = work / "highd"
+        for number in range(1, recordings + 1):
+            ingest_clean.write_recording(source, number, ingest_clean.highd_vehicles(vehicles, number))
+        one = min(ingest_clean.timed(source, work / "out", "highd", 1) for _ in range(2))
+        two = min(ingest_clean.timed(source, work / "out", "highd", 2) for _ in range(2))
+        raw_ingest = {"recordings": recordings, "rows": one[2], "one_worker_s": round(one[0], 2),
+                      "two_workers_s": round(two[0], 2), "machine_parallelism": round(cpu_parallelism(), 2)}
+        figures.append({"name": "ingest_clean_2_workers_vs_1", "what": "ingest + clean of highD recordings: 2 workers vs 1",
+                        "ratio": one[0] / two[0], "goal": PARALLEL_GOAL, "better": "higher", "raw": raw_ingest})
+
+    repro_s = repro_noop_seconds()
+    if repro_s is not None:
+        figures.append({"name": "dvc_repro_noop_vs_3s", "what": f"`dvc repro` with nothing changed / 3 s ({repro_s:.2f} s)",
+                        "ratio": repro_s / REPRO_BUDGET_S, "goal": 1.0, "better": "lower", "raw": {"seconds": round(repro_s, 2)}})
+    else:
+        print("dvc repro no-op: skipped (this checkout has not run the demo pipeline, or it is not up to date)",
+              file=sys.stderr)
+    return figures
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    for figure in measure(parser.parse_args().quick):
+        print(f"{figure['what']}: {figure['ratio']:.3f}x  {figure['raw']}")
