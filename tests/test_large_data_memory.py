@@ -55,29 +55,3 @@ def test_one_epoch_on_four_times_the_windows_needs_about_the_same_memory(tmp_pat
     assert extra_bytes > 10 * SHARD_MB * 2**20  # the larger version spans many more shards
     # Holding the training split (or a copy per epoch) would add at least extra_bytes.
     assert large_growth - small_growth < extra_bytes / 4, (small_growth, large_growth, extra_bytes)
-
-
-def test_training_order_is_random_samplers_without_its_python_list():
-    import torch
-    from torch.utils.data import RandomSampler
-
-    from drivelab.data.windows.datamodule import CompactRandomSampler
-
-    windows = range(10_007)
-    torch.manual_seed(3)
-    expected = [list(RandomSampler(windows)) for _ in range(2)]  # two epochs: the global stream moves on
-    torch.manual_seed(3)
-    compact = CompactRandomSampler(windows)
-    assert [list(compact) for _ in range(2)] == expected
-    assert isinstance(compact, RandomSampler)  # Lightning still sees a shuffled loader (and reshards it under DDP)
-
-
-def test_the_training_loader_shuffles_with_the_compact_sampler(tmp_path):
-    from drivelab.data.windows.datamodule import CompactRandomSampler, WindowDataModule
-
-    write_platoons(tmp_path, 4)
-    build(tmp_path / "tracks", tmp_path / "windows", default_spec(), SPLIT, SHARD_MB * 2**20, 1)
-    datamodule = WindowDataModule(str(tmp_path / "windows"), batch_size=64)
-    datamodule.setup("fit")
-    assert isinstance(datamodule.train_dataloader().sampler, CompactRandomSampler)
-    assert not isinstance(datamodule.val_dataloader().sampler, CompactRandomSampler)

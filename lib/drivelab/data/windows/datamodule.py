@@ -7,12 +7,12 @@ validation and test batches never do.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torch.utils.data import DataLoader, Dataset
 
 from drivelab.data.windows import store
 from drivelab.data.windows.augment import Augmenter
@@ -35,24 +35,6 @@ class WindowDataset(Dataset):
 
     def __getitem__(self, index: int) -> Batch:
         return {name: value[0] for name, value in self.__getitems__([index]).items()}
-
-
-class CompactRandomSampler(RandomSampler):
-    """RandomSampler's order (the same use of the generator, the same permutation), with the permutation kept as one
-    int64 tensor (8 bytes per window) instead of a Python list (~36 bytes per window): for millions of windows that
-    list was the one part of a training epoch whose memory grew with the data set."""
-
-    def __iter__(self) -> Iterator[int]:
-        if self.replacement or self.num_samples != len(self.data_source):
-            yield from super().__iter__()
-            return
-        generator = self.generator
-        if generator is None:
-            generator = torch.Generator()
-            generator.manual_seed(int(torch.empty((), dtype=torch.int64).random_().item()))
-        permutation = torch.randperm(len(self.data_source), generator=generator)
-        for start in range(0, len(permutation), 4096):
-            yield from permutation[start : start + 4096].tolist()
 
 
 def keep_batch(batch: Batch) -> Batch:
@@ -90,11 +72,10 @@ class WindowDataModule(pl.LightningDataModule):
                 self.datasets[split] = WindowDataset(self.windows_dir, split)
 
     def _loader(self, split: str, batch_size: int, shuffle: bool, collate: Callable[[Batch], Batch] = keep_batch) -> DataLoader:
-        dataset = self.datasets[split]
         return DataLoader(
-            dataset,
+            self.datasets[split],
             batch_size=batch_size,
-            sampler=CompactRandomSampler(dataset) if shuffle else None,  # a RandomSampler: DDP still reshards it
+            shuffle=shuffle,
             collate_fn=collate,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
