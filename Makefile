@@ -22,7 +22,8 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) torch==2.13.0
-	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
+	# PYTHONWARNINGS: setuptools' banner about editable installs says nothing a user can act on.
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
 	touch $(STAMP)
 
 demo: setup  ## simulate -> prepare -> train -> evaluate through the DVC pipeline
@@ -35,8 +36,11 @@ test: setup  ## the test suite
 $(KERNEL): $(STAMP)
 	$(BIN)/python -m ipykernel install --sys-prefix --name drivelab --display-name "drivelab (.venv)"
 
-lab: setup  ## JupyterLab on the project's kernel
-	$(BIN)/python -m jupyter lab --allow-root --notebook-dir=notebooks --MappingKernelManager.default_kernel_name=drivelab
+PORT ?= 8888
+IP ?= localhost
+lab: setup  ## JupyterLab on the project's kernel (make lab PORT=8890 IP=0.0.0.0)
+	$(BIN)/python -m jupyter lab --allow-root --notebook-dir=notebooks --MappingKernelManager.default_kernel_name=drivelab \
+		--ServerApp.port=$(PORT) --ServerApp.ip=$(IP)
 
 strip-notebooks: setup  ## remove outputs from notebooks/*.ipynb before committing them
 	$(BIN)/python -m jupyter nbconvert --clear-output --inplace notebooks/*.ipynb

@@ -109,3 +109,15 @@ def test_dvc_revisions_are_read_from_the_cache(versions, tmp_path):
     assert "speed_mps" in shifted.stdout.split("shift above")[-1]
     same = drivelab("data", "diff", "HEAD", "HEAD", cwd=repo, check=False)
     assert same.returncode == 0 and "identical content" in same.stdout
+
+
+def test_a_revision_without_dvc_lock_says_what_to_compare_instead(tmp_path):
+    env = cli_env(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    for args in (["git", "init", "-q"], ["git", "commit", "-q", "--allow-empty", "-m", "a"],
+                 ["git", "commit", "-q", "--allow-empty", "-m", "b"]):
+        subprocess.run(args, cwd=tmp_path, env=env, check=True, timeout=60)
+    done = drivelab("data", "diff", "HEAD~1", "HEAD", cwd=tmp_path, check=False)
+    assert done.returncode == 2
+    message = done.stderr.strip()
+    assert len(message.splitlines()) == 1 and "revision HEAD~1 has no dvc.lock" in message
+    assert "drivelab data diff data/windows data/other/windows" in message

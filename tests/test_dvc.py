@@ -111,6 +111,7 @@ def test_push_and_pull_through_the_default_local_remote(pipeline_repo):
 def test_health_stage_metrics_and_plots_are_shown_by_dvc(pipeline_repo):
     metrics = json.loads(run(pipeline_repo, str(BIN_DIR / "dvc"), "metrics", "show", "--json"))
     health = json.dumps(metrics)
-    assert "reports/health/health.json" in health and "speed_mps" in health and "lane_change_rate" in health
+    assert "reports/health/summary.json" in health and "windows_train" in health and "rows_quarantined" in health
+    assert "reports/health/health.json" not in health  # every feature's statistics: a report, not a metric
     plots = run(pipeline_repo, str(BIN_DIR / "dvc"), "plots", "show", "--json")
     assert "features.png" in plots and "flow.png" in plots

@@ -13,6 +13,7 @@ from conftest import drivelab, read_json
 from drivelab.config.validate import compose
 from drivelab.data.windows.store import open_split
 from drivelab.export.bundle import export_model
+from drivelab.export.checks import differences
 from drivelab.export.interface import random_inputs
 from drivelab.runs.builder import build_model
 
@@ -107,3 +108,14 @@ def test_exported_run_runs_in_onnxruntime_alone_on_raw_test_windows(trained_run,
     assert positions.shape == (5, windows["spec"]["future_steps"], 2)
     rmse_5s = np.sqrt(((positions[:, -1] - test["future"][:, -1]) ** 2).sum(-1).mean())
     assert rmse_5s < 20.0  # metres, not normalised units
+
+
+def test_parity_allows_float32_rounding_in_proportion_to_the_value_and_no_more():
+    far = np.array([200.0], np.float32)
+    one_step = far + np.spacing(far)  # 1.5e-5 m: float32's resolution at 200 m
+    difference_m, share = differences([far], [one_step], 1e-5)
+    assert difference_m > 1e-5 and share < 1.0
+    _, off = differences([far], [far + np.float32(0.01)], 1e-5)
+    assert off > 1.0  # a centimetre is a real difference
+    _, near = differences([np.array([1.0], np.float32)], [np.array([1.0 + 2e-5], np.float32)], 1e-5)
+    assert near > 1.0  # close to the origin the absolute tolerance holds

@@ -98,3 +98,9 @@ def test_health_command_writes_metrics_and_plots_of_the_pipeline_data(sim_data_d
     assert 10 < report["features"]["speed_mps"]["p50"] < 40
     assert 0.03 < report["lane_change_rate"]["all"] < 0.2
     assert "speed_mps" in done.stdout and "flow windows" in done.stdout
+    summary = read_json(tmp_path / "summary.json")  # the DVC metrics: a handful of headline counts
+    assert summary == {"rows_in": flow["clean"]["rows_in"], "rows_kept": flow["clean"]["rows_out"],
+                       "rows_quarantined": flow["clean"]["quarantined_rows"],
+                       "windows_train": report["counts"]["train"]["windows"],
+                       "windows_val": report["counts"]["val"]["windows"],
+                       "windows_test": report["counts"]["test"]["windows"]}

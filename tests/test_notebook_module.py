@@ -228,7 +228,7 @@ def test_plot_scene_draws_the_target_its_neighbours_and_each_prediction(sim_data
 
 
 def test_sweep_of_names_the_hydra_multirun_or_drivelab_sweep_folder(tmp_path):
-    from drivelab.notebook.run_tables import sweep_of
+    from drivelab.runs.listing import sweep_of
 
     multirun = tmp_path / "multirun" / "2026-01-01" / "10-00-00_abc"
     (multirun / "3").mkdir(parents=True)

@@ -48,11 +48,10 @@ def test_repro_runs_ingest_clean_and_windows_on_the_source_folder(highd_repo):
     assert (repo / "data" / "windows").is_dir()
 
 
-def test_clean_report_is_a_dvc_metric(highd_repo):
+def test_clean_report_is_an_output_not_a_dvc_metric(highd_repo):
     repo, _, _ = highd_repo
     shown = json.loads(run(repo, str(BIN_DIR / "dvc"), "metrics", "show", "--json"))
-    report = json.dumps(shown)
-    assert "data/clean_report.json" in report
+    assert "clean_report.json" not in json.dumps(shown)  # per-recording counts would flood `dvc metrics show`
     assert json.loads((repo / "data" / "clean_report.json").read_text())["rows"]["in"] == 3 * 750
 
 

@@ -17,6 +17,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
+from drivelab import console
 from drivelab.config.validate import (ConfigError, check, compose, conf_dir, describe, refuse_data_overrides,
                                       validate_sweep)
 from drivelab.errors import DrivelabError
@@ -44,7 +45,14 @@ COMMANDS: Dict[str, Command] = {
     "eval": Command("drivelab.commands.evaluate", "re-evaluate a run with its own config and best checkpoint"),
     "export": Command("drivelab.commands.export", "a run's model as ONNX + torch.export program: parity, latency, model card"),
     "gate": Command("drivelab.commands.gate", "may a run's model advance? thresholds, behaviour tests, export checks"),
+    "promote": Command("drivelab.commands.promote", "gate a run's model and register its export in a stage (GTO tags, DVC files)",
+                       preflight="drivelab.registry.preflight:check_promotion"),
+    "models": Command("drivelab.commands.models", "the model registry: versions, stages, lineage; get, demote, rollback", False),
+    "predict": Command("drivelab.commands.predict", "replay recordings or windows through a registered model's ONNX export: predictions, drift, shadow", False),
     "sweep": Command("drivelab.commands.sweep", "Optuna search over conf/search/NAME.yaml; trials are train runs, resumable"),
+    "compare": Command("drivelab.commands.compare", "experiment=IDEA vs baselines over seeds: run cache, paired bootstrap CIs, report"),
+    "runs": Command("drivelab.commands.runs", "every run at a glance: status (killed when its process died), age, model, data, metrics, health", False),
+    "doctor": Command("drivelab.commands.doctor", "environment and project checks with fixes; `run_dir=DIR` explains how a run ended", False),
     "demo": Command("drivelab.commands.demo", "the main job: the DVC pipeline on simulated data, then a results table", False),
 }
 
@@ -77,6 +85,7 @@ def usage() -> str:
     lines += [
         "",
         "Every Hydra command also takes: --cfg job (print the composed config), -m (multirun sweep),",
+        "-v (all library output on the console, as in the run's train.log),",
         "--params FILE [--run-dir DIR] (run on an already composed config, e.g. DVC's params.yaml).",
         f"Configuration lives in {conf_dir()}.",
     ]
@@ -91,6 +100,12 @@ def fail(command: str, message: str) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
+        print(usage())
+        return
+    if "-v" in args or "--verbose" in args:  # drivelab [-v] <command> [-v] ...: everything the libraries print
+        console.quiet(verbose=True)
+        args = [arg for arg in args if arg not in ("-v", "--verbose")]
+    if not args:
         print(usage())
         return
     name, rest = args[0], args[1:]
@@ -140,7 +155,7 @@ def _task(name: str, config_name: str, command: Command) -> Callable[[DictConfig
         typed = check(config_name, cfg)  # already validated up front; this gives the job typed values
         run_dir = Path(HydraConfig.get().runtime.output_dir)
         try:
-            importlib.import_module(command.module).main(typed, run_dir)
+            _start(command, typed).main(typed, run_dir)
         except DrivelabError as exc:
             fail(name, str(exc))
 
@@ -190,7 +205,15 @@ def _run_on_params(name: str, config_name: str, command: Command, params_file: P
     typed = check(config_name, cfg, strict=False)  # params.yaml holds every stage's sections
     if run_dir is None:
         run_dir = Path.cwd()
-    importlib.import_module(command.module).main(typed, run_dir)
+    _start(command, typed).main(typed, run_dir)
+
+
+def _start(command: Command, cfg: DictConfig):
+    """The command's module, imported, with the console quiet (unless verbose) and torch's thread count set."""
+    module = importlib.import_module(command.module)  # imports Lightning, which adds its log handler
+    console.quiet(console.verbose_requested(cfg.get("verbose")))
+    console.use_thread_setting()
+    return module
 
 
 if __name__ == "__main__":

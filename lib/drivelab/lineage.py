@@ -14,6 +14,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+from drivelab.hash_cache import HashCache
+
 
 URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@")
 PIPELINE_MAINTAINED = (":(exclude)dvc.lock", ":(exclude)params.yaml")
@@ -39,11 +41,13 @@ def file_md5(path: Path) -> str:
 def dvc_dir_md5(folder: Path) -> str:
     """The content hash DVC 3 gives a directory output (`<md5>.dir` in dvc.lock), computed without DVC."""
     folder = Path(folder)
+    cache = HashCache()  # unchanged files are not read again (by size, mtime and inode)
     entries = [
-        {"md5": file_md5(path), "relpath": path.relative_to(folder).as_posix()}
+        {"md5": cache.md5(path, file_md5), "relpath": path.relative_to(folder).as_posix()}
         for path in sorted(folder.rglob("*"))
         if path.is_file()
     ]
+    cache.save()
     entries.sort(key=lambda entry: entry["relpath"])
     return hashlib.md5(json.dumps(entries, sort_keys=True).encode("utf-8")).hexdigest() + ".dir"
 

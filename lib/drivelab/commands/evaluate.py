@@ -1,5 +1,6 @@
 """`drivelab eval run_dir=DIR` / `run_dirs=[A,B,...]`: re-evaluate finished runs with their own saved configs and
-best checkpoints, beside a baseline, on one data version.
+best checkpoints, beside a baseline, on one data version: their own, or `data_dir=DIR` built with the same window
+settings (a simulation-trained run on a real recording; `eval.split=all` scores every window of it).
 
 Runs are opened with `drivelab.runs` (config re-validated, targets through the registry, weights-only checkpoints).
 One run gets `eval_metrics.json` plus slice metrics and plots; several runs get one comparison table, written as
@@ -21,6 +22,7 @@ from drivelab.errors import DrivelabError
 from drivelab.evaluation.compare import EVAL_FILE, Row, runs_table
 from drivelab.evaluation.report import write_run_report
 from drivelab.evaluation.results import evaluate
+from drivelab.data.windows.store import SPLITS
 from drivelab.models.base import TaskModel
 from drivelab.runs import Run, open_run
 from drivelab.runs.builder import test
@@ -42,6 +44,11 @@ def main(cfg: DictConfig, run_dir: Path) -> Dict[str, float]:
     return {}
 
 
+def scored_splits(cfg: DictConfig) -> Tuple[str, ...]:
+    split = cfg.eval.split
+    return SPLITS if getattr(split, "name", split) == "all" else ("test",)
+
+
 def check_same_data(runs: List[Run], versions: List[str], data_dir: Optional[str]) -> None:
     if len(set(versions)) > 1:
         listed = "; ".join(f"{run.name}: {run.windows_dir(data_dir)} ({version})" for run, version in zip(runs, versions))
@@ -58,7 +65,7 @@ def baseline_for(cfg: DictConfig, run: Run, model: TaskModel) -> Optional[Tuple[
         return None
     baseline_cfg = run.config_for(cfg.data_dir)
     baseline_cfg.model = compose("train", [f"model={cfg.baseline}"]).model
-    metrics, baseline, _ = test(baseline_cfg)
+    metrics, baseline, _ = test(baseline_cfg, test_splits=scored_splits(cfg))
     if baseline.task != model.task:
         print(f"note: baseline={cfg.baseline} predicts {baseline.task!r} and the run {model.task!r}; "
               "no baseline shown (choose one of the same task, e.g. baseline=intention_majority)")
@@ -67,10 +74,10 @@ def baseline_for(cfg: DictConfig, run: Run, model: TaskModel) -> Optional[Tuple[
 
 
 def evaluate_one(cfg: DictConfig, run: Run, data_version: str) -> Dict[str, float]:
-    metrics, model, datamodule = run.test(cfg.data_dir)
+    metrics, model, datamodule = run.test(cfg.data_dir, test_splits=scored_splits(cfg))
     checkpoint = run.best_checkpoint
     results: Dict[str, Any] = {"run_dir": str(run.path), "checkpoint": str(checkpoint) if checkpoint else None,
-                               "data_version": data_version, "metrics": metrics}
+                               "data_version": data_version, "splits": list(scored_splits(cfg)), "metrics": metrics}
     rows = [Row(run.label, metrics)]
     baseline = baseline_for(cfg, run, model)
     if baseline is not None:
@@ -91,7 +98,7 @@ def evaluate_many(cfg: DictConfig, runs: List[Run], data_version: str) -> None:
     entries: List[Dict[str, Any]] = []
     baseline = None
     for index, run in enumerate(runs):
-        metrics, model, datamodule = run.test(cfg.data_dir)
+        metrics, model, datamodule = run.test(cfg.data_dir, test_splits=scored_splits(cfg))
         label = f"{run.label} ({run.name})"
         rows.append(Row(label, metrics))
         datamodule.setup("test")

@@ -1,4 +1,5 @@
-"""`drivelab health`: the data health report of a windows version, as JSON (DVC metrics) and PNG plots (DVC plots)."""
+"""`drivelab health`: the data health report of a windows version, as JSON (its summary: DVC metrics) and PNG plots
+(DVC plots)."""
 
 from __future__ import annotations
 
@@ -15,5 +16,5 @@ def main(cfg: DictConfig, run_dir: Path | None = None) -> dict:
     health, plots = report.write_report(Path(settings.windows_dir), Path(settings.data_dir), output_dir,
                                         settings.max_windows, settings.lane_half_width_m, settings.plot_bins)
     print(report.format_report(health))
-    print(f"written: {output_dir / report.REPORT_FILE}, " + ", ".join(str(path) for path in plots))
+    print(f"written: {output_dir / report.REPORT_FILE}, {output_dir / report.SUMMARY_FILE}, " + ", ".join(str(path) for path in plots))
     return health

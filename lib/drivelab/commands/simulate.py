@@ -9,6 +9,7 @@ from typing import Optional
 
 from omegaconf import DictConfig
 
+from drivelab.console import counted
 from drivelab.pool import PoolSettings
 from drivelab.sim.recordings import check_simulator, write_recordings
 
@@ -24,5 +25,5 @@ def main(cfg: DictConfig, run_dir: Optional[Path] = None) -> None:
         lanes=sim.lanes, vehicles=sim.vehicles, speed_range_mps=list(sim.speed_range_mps),
         randomize_behavior=sim.randomize_behavior, truck_fraction=sim.truck_fraction, road_length_m=sim.road_length_m,
         backend=sim.backend)
-    print(f"simulated {sim.episodes} episodes with {sim.backend}: {rows} rows, {vehicles} vehicles in "
+    print(f"simulated {counted(sim.episodes, 'episode')} with {sim.backend}: {rows} rows, {vehicles} vehicles in "
           f"{time.perf_counter() - started:.1f} s -> {raw_dir}")

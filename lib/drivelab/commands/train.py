@@ -12,6 +12,8 @@ from drivelab.runs.training import train
 
 
 def main(cfg: DictConfig, run_dir: Path) -> Dict[str, float]:
+    if rank_zero_only.rank == 0:
+        print(f"run directory: {Path(run_dir).resolve()}", flush=True)
     metrics = train(cfg, run_dir)
     if rank_zero_only.rank == 0:
         if metrics:

@@ -7,6 +7,7 @@ The Trainer's and the models' schemas are generated from their signatures (`gene
 """
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING
@@ -56,8 +57,14 @@ class CleanConfig:
 
 
 # Window settings: the fields are WindowSpec's, the defaults are conf/windows/default.yaml's (the one place for them).
+class SplitBy(Enum):
+    recording = "recording"  # whole recordings per split
+    time = "time"  # contiguous time blocks of every recording, a guard gap apart
+
+
 @dataclass
 class SplitConfig:
+    by: SplitBy = MISSING
     val_fraction: float = MISSING
     test_fraction: float = MISSING
     seed: int = MISSING
@@ -105,6 +112,7 @@ class PrepareCommand:
     source: SourceConfig = field(default_factory=SourceConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
     windows: WindowsConfig = field(default_factory=WindowsConfig)
+    verbose: bool = MISSING  # every library line on the console, not only in the log
 
 
 # Sections of the composed tree that data preparation reads; `train`, `eval` and `sweep` run on windows already built,
@@ -127,11 +135,17 @@ LATER_STAGES: Dict[str, str] = {
 
 
 @dataclass
+class FaultConfig:
+    nan_at_step: Optional[int] = MISSING  # multiply the training loss at this step by NaN
+
+
+@dataclass
 class TrainCommand:
     seed: int = MISSING
     task_name: str = MISSING
     ckpt_path: Optional[str] = MISSING  # resume from this checkpoint
     test_after_fit: bool = MISSING
+    report_plots: bool = MISSING  # draw the test report's PNG plots
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
     model: Any = MISSING
@@ -139,6 +153,18 @@ class TrainCommand:
     logger: Optional[Dict[str, Any]] = MISSING
     callbacks: Optional[Dict[str, Any]] = MISSING
     tags: List[str] = MISSING
+    fault: FaultConfig = field(default_factory=FaultConfig)
+    verbose: bool = MISSING  # every library line on the console, not only in train.log
+
+
+class EvalSplit(Enum):
+    test = "test"  # the data version's test split
+    all = "all"  # every window of it (a data version used only for testing)
+
+
+@dataclass
+class EvalSettings:
+    split: EvalSplit = MISSING
 
 
 @dataclass
@@ -150,6 +176,8 @@ class EvalCommand:
     baseline: Optional[str] = MISSING  # model option evaluated beside the run on the same test split
     paths: PathsConfig = field(default_factory=PathsConfig)
     data_dir: Optional[str] = MISSING  # evaluate on another data directory than the run's own
+    eval: EvalSettings = field(default_factory=EvalSettings)
+    verbose: bool = MISSING  # every library line on the console
 
 
 @dataclass
@@ -215,6 +243,24 @@ class SweepSettings:
 class SweepCommand(TrainCommand):
     search: SearchConfig = field(default_factory=SearchConfig)
     sweep: SweepSettings = field(default_factory=SweepSettings)
+
+
+@dataclass
+class CompareSettings:
+    baselines: List[str] = MISSING  # model options compared with the idea
+    seeds: int = MISSING  # runs per model
+    eval_data: List[str] = MISSING  # more data folders scored window by window
+    rerun: bool = MISSING  # train again even where the run cache has the run
+    workers: int = MISSING  # training processes side by side
+    torch_threads: Optional[int] = MISSING
+    bootstrap_samples: int = MISSING
+    confidence: float = MISSING
+    bootstrap_seed: int = MISSING
+
+
+@dataclass
+class CompareCommand(TrainCommand):
+    compare: CompareSettings = field(default_factory=CompareSettings)
 
 
 @dataclass
@@ -324,6 +370,54 @@ class GateCommand:
     gate: GateSettings = field(default_factory=GateSettings)
 
 
+@dataclass
+class PromoteCommand:
+    run_dir: Optional[str] = MISSING
+    stage: Optional[str] = MISSING  # one of the stages in .gto
+    name: str = MISSING  # the registered model's name
+    reason: Optional[str] = MISSING  # why: goes into the commit and the tags
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    export: ExportSettings = field(default_factory=ExportSettings)
+    gate: GateSettings = field(default_factory=GateSettings)
+
+
+@dataclass
+class PredictSource:
+    name: str = MISSING
+    format: str = MISSING
+    path: Optional[str] = MISSING  # the input, when it is recordings
+
+
+@dataclass
+class PredictDrift:
+    statistic: str = MISSING
+    threshold: float = MISSING
+    max_windows: int = MISSING
+
+
+@dataclass
+class PredictSettings:
+    batch_size: int = MISSING
+    threads: int = MISSING
+    on_drift: str = MISSING  # warn | fail
+    drift: PredictDrift = field(default_factory=PredictDrift)
+    top_scenes: int = MISSING
+    work_dir: Optional[str] = MISSING
+
+
+@dataclass
+class PredictCommand:
+    model: str = MISSING
+    input: Optional[str] = MISSING
+    output: Optional[str] = MISSING
+    shadow: Optional[str] = MISSING
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    source: PredictSource = field(default_factory=PredictSource)
+    clean: CleanConfig = field(default_factory=CleanConfig)
+    windows: WindowsConfig = field(default_factory=WindowsConfig)
+    predict: PredictSettings = field(default_factory=PredictSettings)
+
+
 @dataclass(frozen=True)
 class Range:
     """Where a number must lie: above `low` (or at it, if `low_inclusive`) and below `high` (or at it)."""
@@ -366,12 +460,19 @@ RANGES: Dict[str, Range] = {
     "trainer.devices": AT_LEAST_ONE, "trainer.num_nodes": AT_LEAST_ONE, "trainer.accumulate_grad_batches": AT_LEAST_ONE,
     "trainer.limit_train_batches": NOT_NEGATIVE, "trainer.limit_val_batches": NOT_NEGATIVE,
     "trainer.limit_test_batches": NOT_NEGATIVE, "trainer.log_every_n_steps": AT_LEAST_ONE,
+    "fault.nan_at_step": NOT_NEGATIVE,
+    "callbacks.training_health.every_n_steps": AT_LEAST_ONE, "callbacks.training_health.stall_after_s": NOT_NEGATIVE,
+    "callbacks.training_health.data_bound_share": SHARE,
     "export.parity.test_windows": AT_LEAST_ONE, "export.parity.tolerance_m": NOT_NEGATIVE,
     "export.latency.warmup_calls": NOT_NEGATIVE, "export.latency.timed_calls": AT_LEAST_ONE,
     "export.latency.threads": AT_LEAST_ONE,
     "gate.baseline.min_improvement": Range(high=1, high_inclusive=False), "gate.incumbent.tolerance": NOT_NEGATIVE,
     "gate.export.latency_batch": AT_LEAST_ONE, "gate.export.max_p99_ms": POSITIVE,
     "gate.behaviour.neighbour_radius_m": POSITIVE, "gate.behaviour.closing_gap_m": POSITIVE,
+    "compare.seeds": AT_LEAST_ONE, "compare.workers": AT_LEAST_ONE, "compare.bootstrap_samples": AT_LEAST_ONE,
+    "compare.confidence": Range(0, 1, low_inclusive=False, high_inclusive=False),
+    "predict.batch_size": AT_LEAST_ONE, "predict.threads": AT_LEAST_ONE, "predict.top_scenes": NOT_NEGATIVE,
+    "predict.drift.threshold": NOT_NEGATIVE, "predict.drift.max_windows": AT_LEAST_ONE,
 }
 # Values that must fit together.
 SUMS_BELOW_ONE = (("windows.split.val_fraction", "windows.split.test_fraction"),)
@@ -386,4 +487,7 @@ COMMAND_SCHEMAS: Dict[str, type] = {
     "sweep": SweepCommand,
     "export": ExportCommand,
     "gate": GateCommand,
+    "compare": CompareCommand,
+    "promote": PromoteCommand,
+    "predict": PredictCommand,
 }

@@ -13,13 +13,16 @@ from matplotlib.figure import Figure
 
 from drivelab.evaluation.results import Evaluation
 
+# Margins are fixed rather than found by constrained layout, which measures every text and draws the figure twice
+# (half of a run's report time, benchmarks/run_overhead.py).
 COLOURS = {"model": "#d62728", "baseline": "#ff7f0e", "truth": "#2ca02c", "history": "#1f77b4", "neighbour": "#7f7f7f"}
 
 
 def error_vs_horizon(evaluation: Evaluation, path: Path) -> None:
     """Left: RMSE at every future step; right: RMSE at the last whole-second horizon per slice."""
-    figure = Figure(figsize=(11, 4), layout="constrained")
+    figure = Figure(figsize=(11, 4))
     by_step, by_slice = figure.subplots(1, 2, width_ratios=[1, 1.3])
+    figure.subplots_adjust(left=0.06, right=0.99, bottom=0.2, top=0.92, wspace=0.2)
     times_s = evaluation.rmse_by_step["times_s"]
     by_step.plot(times_s, evaluation.rmse_by_step["model"], color=COLOURS["model"], label=evaluation.model)
     if "baseline" in evaluation.rmse_by_step:
@@ -59,8 +62,11 @@ def sample_grid(evaluation: Evaluation, path: Path, columns: int = 4) -> None:
     history (blue), truth (green), prediction (red; every mode, fainter for less likely ones) and baseline (dashed)."""
     panels = _panels(evaluation)
     n_rows = max(1, -(-len(panels) // columns))
-    figure = Figure(figsize=(4 * columns, 2.6 * n_rows), layout="constrained")
+    figure = Figure(figsize=(4 * columns, 2.6 * n_rows))
     axes = np.atleast_1d(figure.subplots(n_rows, columns, squeeze=False)).ravel()
+    height_in = 2.6 * n_rows  # margins in inches, so that they fit any number of rows
+    figure.subplots_adjust(left=0.04, right=0.99, bottom=0.45 / height_in, top=1 - 0.55 / height_in, wspace=0.22,
+                           hspace=0.45)
     for ax, (title, rows, i) in zip(axes, panels):
         neighbours, mask = rows["neighbours"][i], rows["neighbour_mask"][i]
         for slot in range(len(neighbours)):

@@ -123,7 +123,7 @@ def export_model(model: TaskModel, folder: Path, settings: Any, real: Optional[T
             else:
                 if not entry["parity"]["within_tolerance"]:
                     problems.append(f"{name}: parity {entry['parity']['max_abs_diff']:.2e} exceeds "
-                                    f"export.parity.tolerance_m={tolerance:g} (and float32 resolution)")
+                                    f"export.parity.tolerance_m={tolerance:g} (+ 1e-6 x the value)")
             formats[name] = entry
         # a model that cannot be deployed has no deployed latency to compare against
         latency["pytorch"] = [] if program is None else [

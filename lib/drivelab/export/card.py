@@ -58,8 +58,8 @@ def markdown(card: Dict[str, Any]) -> str:
     lines += [f"| {name} | {', '.join(_cell(float(v)) for v in values)} |"
               for name, values in card["normalisation"].items()]
     lines += ["", "## Parity with the PyTorch model (max abs difference)", "",
-              f"Tolerance {card['parity_tolerance_m']:g} m, or one float32 spacing of the value where that is larger "
-              "(1.5e-5 m beyond 128 m); inputs: real test windows and random valid inputs.", "",
+              f"Tolerance {card['parity_tolerance_m']:g} m + 1e-6 x the value (float32 cannot hold 1e-5 m beyond "
+              "a few metres); inputs: real test windows and random valid inputs.", "",
               "| format | batch | inputs | max abs diff | within tolerance |", "|---|---|---|---|---|"]
     for name, entry in card["formats"].items():
         for case in entry.get("parity", {}).get("cases", []):

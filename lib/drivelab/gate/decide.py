@@ -143,7 +143,7 @@ def export_checks(card: Dict[str, Any], settings: Any) -> List[Check]:
             continue
         parity = entry["parity"]
         checks.append(Check(f"export.{name}.parity", parity["max_abs_diff"],
-                            f"<= {card['parity_tolerance_m']:g} (or float32 spacing)", bool(parity["within_tolerance"]),
+                            f"<= {card['parity_tolerance_m']:g} (+ 1e-6 x the value)", bool(parity["within_tolerance"]),
                             "export.parity.tolerance_m",
                             f"batches {sorted({case['batch'] for case in parity['cases']})}, test windows and random"))
         timing = next((result for result in card["latency"].get(name, [])

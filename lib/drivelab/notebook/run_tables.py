@@ -13,6 +13,7 @@ import pandas as pd
 
 from drivelab.errors import DrivelabError
 from drivelab.runs import Run, find_runs
+from drivelab.runs.listing import describe_run
 from drivelab.runs.logs import epoch_table
 
 PathLike = Union[str, Path]
@@ -28,32 +29,20 @@ def flatten(tree: Any, prefix: str = "") -> Dict[str, Any]:
     return {prefix[:-1]: str(tree) if isinstance(tree, (list, tuple)) else tree}
 
 
-def sweep_of(run_dir: Path, runs_dir: Path) -> str:
-    """The sweep a run is a job of, as a folder relative to `runs_dir` ("." for runs_dir itself), or "" for a single
-    run: a Hydra multirun folder (it holds multirun.yaml) or a `drivelab sweep` folder (its runs are in trials/)."""
-    for folder in run_dir.parents:
-        if folder.name == "trials":
-            folder = folder.parent
-        elif not (folder / "multirun.yaml").is_file():
-            if folder == runs_dir or runs_dir not in folder.parents:
-                break
-            continue
-        return str(folder.relative_to(runs_dir)) if folder != runs_dir else "."
-    return ""
-
-
 def runs_table(runs_dir: PathLike, config_keys: Iterable[str] = ()) -> pd.DataFrame:
-    """Every run under `runs_dir`: status, model, sweep, overrides, the config values that differ between runs
+    """Every run under `runs_dir`: status (killed when its process died), health verdict, model, sweep, overrides, the config values that differ between runs
     (plus `config_keys`), epochs and final test metrics. Indexed by the run's path relative to `runs_dir`."""
     runs_dir = Path(runs_dir).expanduser().resolve()
     rows, configs = [], []
     for path in find_runs(runs_dir):
         run = Run(path)
         manifest = run.manifest
+        listed = describe_run(run, runs_dir)  # the same row `drivelab runs` prints
         rows.append({
             "run": str(path.relative_to(runs_dir)) if path != runs_dir else path.name,
-            "sweep": sweep_of(path, runs_dir),
-            "status": manifest.get("status"),
+            "sweep": listed["sweep"],
+            "status": listed["status"],
+            "health": listed["verdict"],
             "model": run.label,
             "overrides": " ".join(run.overrides),
             "started_at": pd.to_datetime(manifest.get("started_at"), utc=True),

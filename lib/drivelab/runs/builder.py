@@ -11,10 +11,11 @@ from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pytorch_lightning as pl
+import torch
 from omegaconf import DictConfig
 
 from drivelab import lineage
-from drivelab.checkpoints import load_weights
+from drivelab.checkpoints import load_weights, saved_hyperparameters
 from drivelab.config.registry import instantiate
 from drivelab.errors import ConfigError
 from drivelab.data.windows import store
@@ -22,6 +23,7 @@ from drivelab.models.base import TaskModel
 from drivelab.runs.directory import RunDirectory
 
 MONITORING_CALLBACKS = ("EarlyStopping",)  # callbacks that need validation metrics to exist at all
+PROGRESS_BARS = ("ProgressBar", "RichProgressBar", "TQDMProgressBar")  # dropped with trainer.enable_progress_bar=false
 
 
 def build_model(model_cfg: Any, shapes: Dict[str, Any]) -> TaskModel:
@@ -49,16 +51,18 @@ def validation_enabled(trainer_cfg: Any) -> bool:
 
 
 def build_callbacks(callbacks_cfg: Any, run: RunDirectory, with_logger: bool = True,
-                    validation: bool = True) -> List[pl.Callback]:
+                    validation: bool = True, progress_bar: bool = True) -> List[pl.Callback]:
     """The configured callbacks, checkpoints written into the run directory. Without a logger the learning-rate
     monitor has nowhere to write; without validation there is no metric to stop early on or to pick a best
-    checkpoint by (the last one is kept)."""
+    checkpoint by (the last one is kept); without `progress_bar` (trainer.enable_progress_bar=false) no bar."""
     callbacks = []
     for conf in (callbacks_cfg or {}).values():
         if not conf:
             continue
         kind = str(conf["_target_"]).rsplit(".", 1)[-1]
         if (kind == "LearningRateMonitor" and not with_logger) or (kind in MONITORING_CALLBACKS and not validation):
+            continue
+        if kind in PROGRESS_BARS and not progress_bar:
             continue
         kwargs: Dict[str, Any] = {}
         if kind == "ModelCheckpoint":
@@ -70,9 +74,17 @@ def build_callbacks(callbacks_cfg: Any, run: RunDirectory, with_logger: bool = T
 
 
 def build_trainer(cfg: DictConfig, run: RunDirectory, loggers: Sequence[Any], callbacks: Sequence[pl.Callback]) -> pl.Trainer:
+    if cfg.trainer.get("deterministic"):
+        # Deterministic mode also fills every new tensor with NaN (~2 ms a step on CPU); results stay deterministic without it.
+        torch.utils.deterministic.fill_uninitialized_memory = False
     with trainer_settings_explained():
-        return instantiate(cfg.trainer, logger=list(loggers) or False, callbacks=list(callbacks),
-                           default_root_dir=str(run.path))
+        trainer = instantiate(cfg.trainer, logger=list(loggers) or False, callbacks=list(callbacks),
+                              default_root_dir=str(run.path))
+    if cfg.trainer.get("deterministic"):
+        # Deterministic kernels stay on; only PyTorch's NaN fill of every new tensor (a debugging aid that cost
+        # ~1.9 ms per CPU step, benchmarks/training_step.py) goes: kernels overwrite what they allocate anyway.
+        torch.utils.deterministic.fill_uninitialized_memory = False
+    return trainer
 
 
 @contextmanager
@@ -89,11 +101,15 @@ def trainer_settings_explained() -> Iterator[None]:
         raise ConfigError(f"trainer: {first}") from None
 
 
-def test(cfg: DictConfig, checkpoint: Optional[Path] = None, limit_test_batches: Any = None) -> Tuple[Dict[str, float], TaskModel, Any]:
+def test(cfg: DictConfig, checkpoint: Optional[Path] = None, limit_test_batches: Any = None,
+         test_splits: Sequence[str] = ("test",)) -> Tuple[Dict[str, float], TaskModel, Any]:
     """The test procedure of a run, rebuilt from its config: same data module, same batches, same model (with the
-    checkpoint's weights, loaded weights-only), on one CPU process. Returns (`test/<metric>` values, model, data)."""
+    checkpoint's weights, loaded weights-only), on one CPU process; `test_splits` are the splits scored (all three
+    for a data version used only for testing). Returns (`test/<metric>` values, model, data)."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule, model = build(cfg)
+    datamodule = instantiate(cfg.data, test_splits=list(test_splits))
+    # A trained model keeps its own window sizes and feature scales, whatever data version it is scored on.
+    model = build_model(cfg.model, saved_hyperparameters(checkpoint)["shapes"] if checkpoint else datamodule.shapes)
     if checkpoint is not None:
         load_weights(model, checkpoint)
     trainer = pl.Trainer(

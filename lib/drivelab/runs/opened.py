@@ -9,15 +9,16 @@ and checkpoints load weights-only.
 
 from __future__ import annotations
 
+import json
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from drivelab.errors import MissingInputError
+from drivelab.errors import DrivelabError, MissingInputError
 from drivelab.runs import liveness
 from drivelab.runs.directory import CONFIG_FILE, MANIFEST_FILE, RunDirectory
 
@@ -74,7 +75,8 @@ class Run:
         recorded path was relative to another working directory."""
         from drivelab.config.validate import check
 
-        config = check("train", OmegaConf.create(self.saved_config))
+        saved = {"fault": {"nan_at_step": None}, **self.saved_config}  # runs recorded before fault injection
+        config = check("train", OmegaConf.create(saved))
         windows_dir = Path(config.data.windows_dir)
         if not windows_dir.is_absolute() and not windows_dir.exists() and self.manifest.get("windows_dir"):
             config.data.windows_dir = str(self.manifest["windows_dir"])
@@ -88,10 +90,26 @@ class Run:
         return data_dir if (data_dir / WINDOWS_INFO).is_file() else data_dir / "windows"
 
     def config_for(self, data_dir: Optional[PathLike] = None) -> DictConfig:
-        """The run's config pointed at another data version (same model, same batches, other windows)."""
+        """The run's config pointed at another data version (same model, same batches, other windows); refused in
+        one line when that data version's windows are cut differently from the run's."""
         config = self.config.copy()
         config.data.windows_dir = str(self.windows_dir(data_dir))
+        if data_dir is not None:
+            self.check_window_spec(Path(config.data.windows_dir))
         return config
+
+    def check_window_spec(self, windows_dir: Path) -> None:
+        from drivelab.data.windows.spec import differing_settings
+
+        trained = self.saved_config.get("windows")
+        info_path = Path(windows_dir) / WINDOWS_INFO
+        if not trained or not info_path.is_file():
+            return  # nothing recorded to compare (a run from before specs were recorded, or no windows: fails later)
+        differences = differing_settings(trained, json.loads(info_path.read_text()).get("spec") or {})
+        if differences:
+            raise DrivelabError(f"{windows_dir} was built with other window settings than run {self.name} "
+                                f"({'; '.join(differences)}); rebuild it with the run's settings "
+                                "(drivelab prepare windows.<setting>=...)")
 
     def datamodule(self, data_dir: Optional[PathLike] = None) -> Any:
         from drivelab.config.registry import instantiate
@@ -121,11 +139,13 @@ class Run:
             raise MissingInputError(f"checkpoint {checkpoint} (manifest.json best_checkpoint) not found in {self.path}")
         return checkpoint
 
-    def test(self, data_dir: Optional[PathLike] = None) -> Tuple[Dict[str, float], Any, Any]:
-        """The run's test procedure on its own windows (or `data_dir`'s): (test metrics, model, data module)."""
+    def test(self, data_dir: Optional[PathLike] = None,
+             test_splits: Sequence[str] = ("test",)) -> Tuple[Dict[str, float], Any, Any]:
+        """The run's test procedure on its own windows (or `data_dir`'s, every split of it with
+        `test_splits=store.SPLITS`): (test metrics, model, data module)."""
         from drivelab.runs.builder import test
 
-        return test(self.config_for(data_dir), self.checked_checkpoint())
+        return test(self.config_for(data_dir), self.checked_checkpoint(), test_splits=test_splits)
 
     def epochs(self) -> Any:
         """Per-epoch training and validation metrics from the run's CSV logs (a pandas DataFrame)."""

@@ -26,7 +26,10 @@ def build_loggers(logger_cfg: Optional[Dict[str, Any]], run: RunDirectory, confi
             os.environ["WANDB_DIR"] = str(run.logs)
             os.environ.setdefault("WANDB_MODE", conf.get("mode") or "offline")
             kwargs.update(name=run.path.name, id=tracking_id)
-        loggers.append(instantiate(conf, **kwargs))
+        logger = instantiate(conf, **kwargs)
+        # Lightning always passes `anonymous` (None) to wandb.init, which warns that the setting is deprecated.
+        getattr(logger, "_wandb_init", {}).pop("anonymous", None)
+        loggers.append(logger)
     for logger in loggers:
         logger.log_hyperparams(config)
     return loggers

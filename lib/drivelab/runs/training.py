@@ -13,7 +13,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
-from drivelab import lineage
+from drivelab import console, lineage
 from drivelab.runs import tracking
 from drivelab.checkpoints import check_checkpoint, load_weights
 from drivelab.config.validate import conf_dir
@@ -26,7 +26,7 @@ from drivelab.runs.liveness import Heartbeat
 def train(cfg: DictConfig, run_dir: Path, extra_callbacks: Sequence[pl.Callback] = (),
           report_plots: bool = True) -> Dict[str, float]:
     """Train and test as configured into `run_dir`; returns the test metrics (`test/<name>`). `extra_callbacks` join
-    the configured ones (a sweep's pruning hook); `report_plots=False` skips the report's PNGs (sweeps, compare)."""
+    the configured ones (a sweep's pruning hook); `report_plots=False` (or the config's `report_plots: false`) skips the report's PNGs (sweeps, compare)."""
     run = RunDirectory(run_dir)
     lead = rank_zero_only.rank == 0  # DDP: rank 0 keeps the records, every rank trains
     if cfg.ckpt_path:
@@ -41,8 +41,10 @@ def train(cfg: DictConfig, run_dir: Path, extra_callbacks: Sequence[pl.Callback]
             loggers = tracking.build_loggers(cfg.logger, run, OmegaConf.to_container(cfg, resolve=True),
                                              tracking_id=_tracking_id(run))
             validation = validation_enabled(cfg.trainer)
-            callbacks = build_callbacks(cfg.callbacks, run, with_logger=bool(loggers), validation=validation)
+            callbacks = build_callbacks(cfg.callbacks, run, with_logger=bool(loggers), validation=validation,
+                                        progress_bar=bool(cfg.trainer.get("enable_progress_bar", True)))
             trainer = build_trainer(cfg, run, loggers, [*callbacks, *extra_callbacks])
+            console.hide_run_version(trainer.progress_bar_callback)
             best_checkpoint = None
             if model.is_trainable:
                 with trainer_settings_explained():
@@ -58,7 +60,7 @@ def train(cfg: DictConfig, run_dir: Path, extra_callbacks: Sequence[pl.Callback]
                     from drivelab.evaluation.report import write_run_report
 
                     write_run_report(model, datamodule, run.path, loggers=loggers, step=trainer.global_step,
-                                     plots=report_plots)
+                                     plots=report_plots and cfg.get("report_plots", True))
         if lead:
             run.write_metrics(metrics)
             run.update_manifest(status="completed", finished_at=lineage.now_iso(), best_checkpoint=best_checkpoint,

@@ -14,12 +14,10 @@ from __future__ import annotations
 import datetime
 import logging
 import math
-import multiprocessing
 import os
 import secrets
 import socket
 import sys
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -30,6 +28,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from drivelab.config.validate import compose
 from drivelab.errors import DrivelabError
+from drivelab.sweep.processes import WorkersFailed, run_in_processes
 from drivelab.sweep.space import merge_overrides, trial_overrides
 from drivelab.sweep.study_setup import SweepError, SweepPlan, build_pruner, build_sampler, masked, open_storage
 
@@ -45,38 +44,18 @@ def run_workers(plan: SweepPlan) -> None:
     if plan.n_workers == 1:
         run_worker(plan, 0)
         return
-    methods = multiprocessing.get_all_start_methods()
-    # Forked workers inherit the imported torch and Lightning: no per-worker import cost.
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    workers = [context.Process(target=_worker_process, args=(plan, index, os.getpid()), name=f"sweep-worker-{index}")
-               for index in range(plan.n_workers)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    failed = [worker.name for worker in workers if worker.exitcode != 0]
-    if failed:
-        raise SweepError(f"{len(failed)} of {plan.n_workers} workers stopped early ({', '.join(failed)}; see above); "
-                         "run the same command again to resume the study")
+    try:
+        run_in_processes(_worker_process, [(plan, index) for index in range(plan.n_workers)], name="sweep")
+    except WorkersFailed as exc:
+        raise SweepError(f"{exc}; run the same command again to resume the study") from None
 
 
-def _worker_process(plan: SweepPlan, index: int, parent_pid: int) -> None:
-    _exit_with_parent(parent_pid)
+def _worker_process(plan: SweepPlan, index: int) -> None:
     try:
         run_worker(plan, index)
     except DrivelabError as exc:
         print(f"drivelab sweep: worker {index}: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
-
-
-def _exit_with_parent(parent_pid: int) -> None:
-    """A worker whose sweep process was killed (kill -9) stops too; its trial then goes stale and is re-run."""
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(0.2)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def run_worker(plan: SweepPlan, index: int) -> None:

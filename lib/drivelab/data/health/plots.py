@@ -80,6 +80,16 @@ def features_plot(sample: FeatureSample, path: Path, bins: int = 40) -> Path:
     return path
 
 
+def stage_figures(stage: Dict[str, Any]) -> str:
+    """A stage's duration, throughput and peak memory as a second label line."""
+    parts = [f"{stage['duration_s']:.1f} s"] if "duration_s" in stage else []
+    if "rows_per_s" in stage:
+        parts.append(f"{stage['rows_per_s'] / 1000:.0f}k rows/s")
+    if "peak_rss_mb" in stage:
+        parts.append(f"{stage['peak_rss_mb']:.0f} MiB")
+    return "\n" + ", ".join(parts) if parts else ""
+
+
 def flow_plot(report: Dict[str, Any], path: Path) -> Path:
     plt = _pyplot()
     stages = report.get("flow", {})
@@ -90,7 +100,7 @@ def flow_plot(report: Dict[str, Any], path: Path) -> Path:
     left.barh(y - 0.2, [stages[name].get("rows_in", 0) for name in names], 0.4, label="rows in", color="#999999")
     left.barh(y + 0.2, [stages[name].get("rows_out", 0) for name in names], 0.4, label="rows (windows) out",
               color="#1f77b4")
-    labels = [name + (f"\n{stages[name]['duration_s']:.1f} s" if "duration_s" in stages[name] else "") for name in names]
+    labels = [name + stage_figures(stages[name]) for name in names]
     left.set_yticks(y, labels)
     left.invert_yaxis()
     left.set_xscale("log")

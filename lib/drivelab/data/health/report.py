@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
+from drivelab.console import counted
 from drivelab.atomic import write_json
 from drivelab.data.health import drift
 from drivelab.data.health.features import DISCRETE, FEATURE_UNITS, FeatureSample, sample_features
@@ -21,6 +22,7 @@ from drivelab.data.windows.extract import INTENTIONS
 from drivelab.lineage import dvc_dir_md5
 
 REPORT_FILE = "health.json"  # in the output folder, beside PLOTS_DIR
+SUMMARY_FILE = "summary.json"  # the few headline counts: DVC's metrics, one column each in `dvc exp show`
 PLOTS_DIR = "plots"
 
 
@@ -38,8 +40,12 @@ def describe(values: np.ndarray) -> Dict[str, Optional[float]]:
     return {**{key: round(float(value), 4) for key, value in stats.items()}, "missing_rate": missing}
 
 
+# What a stage's own run record (flow/<stage>.json) adds: duration, throughput and peak memory.
+FLOW_RECORD_FIGURES = ("duration_s", "rows_per_s", "windows_per_s", "peak_rss_mb", "workers_peak_rss_mb")
+
+
 def flow(data_dir: Optional[Path], info: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
-    """Rows in and out of each pipeline stage, quarantined rows per reason and stage durations, from the records
+    """Rows in and out of each pipeline stage, quarantined rows per reason, stage durations, throughput and peak memory, from the records
     the stages leave: tracks_raw/ingest.json, clean_report.json, windows.json and flow/<stage>.json."""
     stages: Dict[str, Dict[str, Any]] = {}
     data_dir = Path(data_dir) if data_dir else None
@@ -65,8 +71,9 @@ def flow(data_dir: Optional[Path], info: Mapping[str, Any]) -> Dict[str, Dict[st
     if data_dir and (data_dir / canonical.FLOW_DIR).is_dir():
         for path in sorted((data_dir / canonical.FLOW_DIR).glob("*.json")):
             record = _read_json(path) or {}
-            if "duration_s" in record:
-                stages.setdefault(path.stem, {})["duration_s"] = record["duration_s"]
+            for key in FLOW_RECORD_FIGURES:
+                if key in record:
+                    stages.setdefault(path.stem, {})[key] = record[key]
     return {name: {key: value for key, value in stage.items() if value is not None} for name, stage in stages.items()}
 
 
@@ -156,13 +163,23 @@ def write_report(windows_dir: Path, data_dir: Path, output_dir: Path, max_window
     plots = write_plots(sample, result, Path(output_dir) / PLOTS_DIR, plot_bins)
     result["flow"].setdefault("health", {})["duration_s"] = round(time.perf_counter() - started, 3)
     write_json(Path(output_dir) / REPORT_FILE, result)
+    write_json(Path(output_dir) / SUMMARY_FILE, summary(result))
     return result, plots
+
+
+def summary(health: Mapping[str, Any]) -> Dict[str, Optional[int]]:
+    """Rows into cleaning, kept and quarantined, and windows per split: flat, so each is one short column."""
+    clean = health.get("flow", {}).get("clean", {})
+    counts = health["counts"]
+    return {"rows_in": clean.get("rows_in"), "rows_kept": clean.get("rows_out"),
+            "rows_quarantined": clean.get("quarantined_rows"),
+            **{f"windows_{split}": counts[split]["windows"] for split in ("train", "val", "test")}}
 
 
 def format_report(health: dict) -> str:
     """The report as a few lines for the terminal."""
     counts = health["counts"]
-    lines = [f"data version {health['data_version']}: {counts['windows']} windows from {counts['recordings']} recordings "
+    lines = [f"data version {health['data_version']}: {counted(counts['windows'], 'window')} from {counted(counts['recordings'], 'recording')} "
              f"(" + ", ".join(f"{split} {counts[split]['windows']}" for split in ("train", "val", "test")) + ")"]
     lines.append(f"  {'feature':<20}{'mean':>9}{'p5':>9}{'p50':>9}{'p95':>9}{'missing':>9}{'PSI test/train':>16}")
     for name, stats in health["features"].items():

@@ -55,6 +55,17 @@ def open_revision(revision: str, repo: Path = Path("."), windows_out: str = WIND
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@contextmanager
+def open_cached(md5: str, repo: Path = Path(".")) -> Iterator[DataVersion]:
+    """The windows whose DVC hash is `md5` (a run's `data_version`), read from the repository's DVC cache."""
+    folder = Path(tempfile.mkdtemp(prefix="drivelab-version-"))
+    try:
+        _link_from_cache(md5, md5, Path(repo), folder)
+        yield DataVersion(md5, folder, md5)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
 
@@ -72,7 +83,9 @@ def _locked_md5(ref: str, repo: Path, windows_out: str) -> str:
             raise DrivelabError(f"{ref!r} is neither a folder nor a git revision of {repo.resolve()}")
         lock = _git(repo, "show", f"{ref}:dvc.lock")
         if lock.returncode != 0:
-            raise DrivelabError(f"revision {ref} has no dvc.lock: the pipeline had not run when it was committed")
+            raise DrivelabError(f"revision {ref} has no dvc.lock (the pipeline had not run when it was committed): "
+                                "compare two data folders instead (`drivelab data diff data/windows "
+                                "data/other/windows`), or commit dvc.lock after `make demo` and compare later revisions")
         text = lock.stdout
     import yaml
 

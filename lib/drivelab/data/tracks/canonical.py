@@ -13,6 +13,7 @@ from typing import Dict, List, Union
 
 import pandas as pd
 
+from drivelab import resources
 from drivelab.atomic import write_json
 from drivelab.errors import MissingInputError
 
@@ -69,6 +70,15 @@ FLOW_DIR = "flow"  # <data_dir>/flow/<stage>.json: a stage's own run record (dur
 
 
 def write_stage_record(data_dir: Path, stage: str, duration_s: float, **figures: Union[int, float]) -> None:
-    """<data_dir>/flow/<stage>.json: how long the stage took and its rows in and out, for the health report."""
+    """<data_dir>/flow/<stage>.json: how long the stage took, its rows in and out, its throughput (`rows_per_s` of
+    rows in; `windows_per_s` where it makes windows) and peak memory (this process since the previous stage's
+    record, and the largest worker process), for the health report and `drivelab doctor`."""
+    seconds = max(float(duration_s), 1e-9)
+    rows_in = figures.get("rows_in", figures.get("track_rows"))
+    throughput = {"rows_per_s": round(rows_in / seconds, 1) if rows_in is not None else None,
+                  "windows_per_s": round(figures["windows"] / seconds, 1) if "windows" in figures else None}
+    memory = {"peak_rss_mb": resources.memory_mb()["rss_peak_mb"], "workers_peak_rss_mb": resources.children_peak_mb()}
+    resources.reset_peak()  # the next stage in this process (`prepare` runs three) measures its own peak
+    record = {"stage": stage, "duration_s": round(float(duration_s), 3), **figures, **throughput, **memory}
     write_json(Path(data_dir) / FLOW_DIR / f"{stage}.json",
-               {"stage": stage, "duration_s": round(float(duration_s), 3), **figures})
+               {key: value for key, value in record.items() if value is not None})

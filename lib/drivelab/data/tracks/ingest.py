@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Sequence, Union
 
+from drivelab.console import counted
 from drivelab.atomic import replace_dir, write_json
 from drivelab.data.tracks import canonical, raw, sources
 from drivelab.errors import DrivelabError
@@ -85,5 +86,5 @@ def ingest(data_dir: Path, source_format: str, source_name: str, source_path: st
 
 def print_summary(summary: dict, raw_dir: Path) -> None:
     rate = summary["data_lines"] / max(summary["seconds"], 1e-9)
-    print(f"ingested {summary['recordings']} recordings: {summary['data_lines']} lines -> {summary['rows']} rows, "
+    print(f"ingested {counted(summary['recordings'], 'recording')}: {summary['data_lines']} lines -> {summary['rows']} rows, "
           f"{summary['rejected']} rejected while reading, in {summary['seconds']:.1f} s ({rate:,.0f} lines/s) -> {raw_dir}")

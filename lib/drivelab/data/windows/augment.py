@@ -57,20 +57,27 @@ def mirror_lateral(batch: Batch, generator: Optional[torch.Generator] = None, pr
     neighbours; lanes are renumbered from the other side (lane_count - 1 - lane) and left/right intentions swap
     (unknown lanes and intentions stay unknown). Masks, counts and the lane-change flag are unchanged. Mirroring
     twice gives the batch back exactly."""
-    flip = torch.ones(len(FEATURES))
-    flip[[Y, VY]] = -1.0
+    chosen = _chosen(batch, probability, generator)
+    # One sign per window (-1 mirrored, +1 kept) multiplied into the lateral channels of a copy: no full-size
+    # temporaries and no per-array select (the batch is the size of a training step's input).
+    sign = 1.0 - 2.0 * chosen.to(batch["history"].dtype)
     new = dict(batch)
-    new["history"] = batch["history"] * flip
-    new["neighbours"] = batch["neighbours"] * flip
-    new["future"] = batch["future"] * torch.tensor([1.0, -1.0])
+    for name, lateral in (("history", [Y, VY]), ("neighbours", [Y, VY]), ("future", [1])):
+        value = batch[name].clone()
+        shape = (-1, *[1] * (value.dim() - 2))
+        for channel in lateral:
+            value[..., channel] *= sign.view(shape)
+        new[name] = value
     if "intention" in batch:
         intention = batch["intention"]
         swap = torch.tensor([KEEP, RIGHT, LEFT], dtype=intention.dtype)
-        new["intention"] = torch.where(intention >= 0, swap[intention.long().clamp(min=0)], intention)
+        swapped = swap[intention.long().clamp(min=0)]
+        new["intention"] = torch.where(chosen & (intention >= 0), swapped, intention)
     if "lane" in batch and "lane_count" in batch:
         lane, count = batch["lane"], batch["lane_count"]
-        new["lane"] = torch.where(lane >= 0, count[:, None] - 1 - lane, lane).to(lane.dtype)
-    return _where(_chosen(batch, probability, generator), new, batch)
+        renumbered = (count[:, None] - 1 - lane).to(lane.dtype)
+        new["lane"] = torch.where(chosen[:, None] & (lane >= 0), renumbered, lane)
+    return new
 
 
 def positional_noise(batch: Batch, generator: Optional[torch.Generator] = None, probability: float = 1.0,
@@ -78,19 +85,26 @@ def positional_noise(batch: Batch, generator: Optional[torch.Generator] = None, 
     """Gaussian measurement noise on observed positions (and optionally speeds) of the target and its neighbours.
 
     The target's present position stays at the origin (it defines the frame); absent neighbour slots stay zero;
-    the future (the label) is untouched."""
+    the future (the label) is untouched. Only the channels with a scale above 0 get draws (positions alone by
+    default: half the draws, which are most of this transform's cost), and the noise is added into one copy of each
+    array rather than through full-size temporaries."""
     if std_m < 0 or velocity_std_mps < 0:
         raise ValueError(f"noise scales must be >= 0, got std_m={std_m}, velocity_std_mps={velocity_std_mps}")
+    chosen = _chosen(batch, probability, generator)
+    observed = slice(X, VY + 1) if velocity_std_mps > 0 else slice(X, Y + 1)  # features are x, y, vx, vy
+    scale = torch.tensor([std_m, std_m, velocity_std_mps, velocity_std_mps])[observed]
     history, neighbours = batch["history"], batch["neighbours"]
-    scale = torch.tensor([std_m, std_m, velocity_std_mps, velocity_std_mps])
-    noise = torch.randn(history.shape, generator=generator) * scale
-    noise[:, -1, :2] = 0.0
-    neighbour_noise = torch.randn(neighbours.shape, generator=generator) * scale
-    neighbour_noise = neighbour_noise * batch["neighbour_mask"].unsqueeze(-1)
     new = dict(batch)
-    new["history"] = history + noise
-    new["neighbours"] = neighbours + neighbour_noise
-    return _where(_chosen(batch, probability, generator), new, batch)
+
+    noise = torch.randn((*history.shape[:2], len(scale)), generator=generator).mul_(scale)
+    noise[:, -1, :2] = 0.0
+    new["history"] = history.clone()
+    new["history"][..., observed] += noise.mul_(chosen[:, None, None])
+
+    noise = torch.randn((*neighbours.shape[:3], len(scale)), generator=generator).mul_(scale)
+    new["neighbours"] = neighbours.clone()
+    new["neighbours"][..., observed] += noise.mul_((batch["neighbour_mask"] & chosen[:, None, None]).unsqueeze(-1))
+    return new
 
 
 def neighbour_dropout(batch: Batch, generator: Optional[torch.Generator] = None, probability: float = 1.0,

@@ -1,5 +1,5 @@
-"""Build a data version: every canonical track file -> target-centric windows, split by recording, written in
-memory-mapped shards under one windows folder.
+"""Build a data version: every canonical track file -> target-centric windows, split by recording or by time
+(`drivelab.data.windows.split`), written in memory-mapped shards under one windows folder.
 
 Recordings are windowed one by one (in worker processes when `workers` > 1, results kept in order) and streamed into
 shards, so the data set may be far larger than memory. `windows.json` (normalisation fitted on the training split,
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from drivelab.console import counted
 from drivelab import lineage
 from drivelab.atomic import replace_dir
 from drivelab.data.tracks import canonical
@@ -26,7 +27,7 @@ from drivelab.data.windows.extract import (FEATURES, INTENTIONS, POOL_MIN_BYTES,
                                            lanes_known, windows_by_recording)
 from drivelab.data.windows.normalisation import NormalisationFit
 from drivelab.data.windows.spec import WindowSpec
-from drivelab.data.windows.split import split_recordings
+from drivelab.data.windows.split import check_split, split_by_time, split_recordings
 from drivelab.errors import DrivelabError
 from drivelab.metrics import error_sums, summarize
 from drivelab.pool import PoolSettings
@@ -54,27 +55,46 @@ def build(tracks_dir: Path, windows_dir: Path, spec: WindowSpec, split_cfg: Mapp
     track_files = canonical.recording_files(tracks_dir)
     recording_ids = [path.stem for path in track_files]
     index_of = {recording_id: i for i, recording_id in enumerate(recording_ids)}
-    assignment = split_recordings(recording_ids, split_cfg["val_fraction"], split_cfg["test_fraction"], split_cfg["seed"])
-    order = [(split, recording_id) for split in store.SPLITS for recording_id in assignment[split]]
+    split_by = split_cfg.get("by", "recording")
+    split_by = getattr(split_by, "name", str(split_by))  # the config schema gives an Enum
+    check_split(split_by, split_cfg["val_fraction"], split_cfg["test_fraction"])
+    if split_by == "recording":
+        assignment = split_recordings(recording_ids, split_cfg["val_fraction"], split_cfg["test_fraction"],
+                                      split_cfg["seed"])
+        order = [(split, recording_id) for split in store.SPLITS for recording_id in assignment[split]]
+    else:  # every recording feeds every split
+        assignment = {split: [] for split in store.SPLITS}
+        order = [(None, recording_id) for recording_id in recording_ids]
     fit, summary = NormalisationFit(spec), Summary(spec)
     flow = {"recordings": len(recording_ids), "track_rows": 0, "resampled_rows": 0, "tracks": 0,
             "tracks_with_windows": 0, "windows": 0}
-    per_recording = {}
+    per_recording, split_record = {}, {"by": split_by, **{key: split_cfg[key] for key in ("val_fraction", "test_fraction")}}
+    if split_by == "recording":
+        split_record["seed"] = split_cfg["seed"]
+    else:
+        split_record.update(guard_s=spec.history_s + spec.future_s, windows_in_guard_gaps=0, time_blocks={})
     with replace_dir(windows_dir) as staging:
         writers = {split: store.ShardWriter(staging / split, shard_bytes, _template(spec)) for split in store.SPLITS}
         results = windows_by_recording([tracks_dir / f"{rid}.parquet" for _, rid in order], spec,
                                        [index_of[rid] for _, rid in order], workers, min_pool_bytes)
         for (split, recording_id), (windows, counts) in tqdm(zip(order, results), total=len(order),
                                                              desc="windows", unit="recording"):
-            writers[split].append(windows)
-            if split == "train":
-                fit.update(windows)
-            summary.update(split, windows)
+            parts = {split: windows} if split else _time_split(windows, counts, spec, split_cfg, recording_id,
+                                                               split_record, assignment)
+            for part_split, part in parts.items():
+                writers[part_split].append(part)
+                if part_split == "train":
+                    fit.update(part)
+                summary.update(part_split, part)
             per_recording[recording_id] = counts["windows"]
             for key in flow.keys() - {"recordings"}:
                 flow[key] += counts[key]
         for writer in writers.values():
             writer.close()
+        empty = [split for split, writer in writers.items() if writer.windows == 0]
+        if split_by == "time" and empty:
+            raise DrivelabError(f"windows.split.by=time left no {empty[0]} windows: the recordings are too short for "
+                                f"its share (windows.split) with guard gaps of {split_record['guard_s']:g} s")
         if fit.windows == 0:
             raise DrivelabError(f"no training windows from {tracks_dir}: tracks are shorter than "
                                 f"windows.history_s + windows.future_s ({spec.history_s + spec.future_s} s)")
@@ -87,6 +107,7 @@ def build(tracks_dir: Path, windows_dir: Path, spec: WindowSpec, split_cfg: Mapp
             "frame": "target-centric: origin at the target's present position, x forward, y left",
             "intention_classes": list(INTENTIONS),
             "recordings": recording_ids,
+            "split": split_record,
             "splits": {
                 split: {"windows": writers[split].windows, "recordings": assignment[split], "shards": writers[split].shards}
                 for split in store.SPLITS
@@ -99,6 +120,28 @@ def build(tracks_dir: Path, windows_dir: Path, spec: WindowSpec, split_cfg: Mapp
         }
         store.write_info(staging, info)
     return info
+
+
+def _time_split(windows: Dict[str, np.ndarray], counts: Mapping, spec: WindowSpec, split_cfg: Mapping,
+                recording_id: str, split_record: dict, assignment: Dict[str, list]) -> Dict[str, Dict[str, np.ndarray]]:
+    """One recording's windows cut into time blocks; the blocks and the windows left in guard gaps are recorded."""
+    frame_rate_hz = float(counts["frame_rate_hz"])
+    on_grid = abs(frame_rate_hz / spec.sample_hz - round(frame_rate_hz / spec.sample_hz)) < 1e-9
+    try:
+        chosen, blocks = split_by_time(windows["frame"] / frame_rate_hz, spec.history_s, spec.future_s,
+                                       split_cfg["val_fraction"], split_cfg["test_fraction"],
+                                       frame_s=0.0 if on_grid else 1.0 / frame_rate_hz)
+    except ValueError as exc:
+        raise DrivelabError(f"recording {recording_id}: {exc}, as windows.split.by=time needs; use longer recordings, "
+                            "shorter windows, or windows.split.by=recording") from None
+    if blocks:
+        split_record["time_blocks"][recording_id] = {split: [round(low, 3), round(high, 3)]
+                                                     for split, (low, high) in blocks.items()}
+    split_record["windows_in_guard_gaps"] += len(windows["frame"]) - sum(len(index) for index in chosen.values())
+    for split, index in chosen.items():
+        if len(index):
+            assignment[split].append(recording_id)
+    return {split: {name: array[index] for name, array in windows.items()} for split, index in chosen.items()}
 
 
 def _template(spec: WindowSpec) -> Dict[str, np.ndarray]:
@@ -141,7 +184,7 @@ def print_summary(info: dict, windows_dir: Path) -> None:
     """What `build_data_version` returned, for the terminal."""
     seconds = info.get("seconds", 0.0)
     splits = info["splits"]
-    sizes = ", ".join(f"{name} {s['windows']} windows / {len(s['recordings'])} recordings" for name, s in splits.items())
+    sizes = ", ".join(f"{name} {counted(s['windows'], 'window')} / {counted(len(s['recordings']), 'recording')}" for name, s in splits.items())
     facts = info["summary"]
     print(f"prepared {facts['windows']} windows in {seconds:.1f} s -> {windows_dir}")
     print(f"  splits: {sizes}")

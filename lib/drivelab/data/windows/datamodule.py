@@ -7,23 +7,24 @@ validation and test batches never do.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, SequentialSampler
 
 from drivelab.data.windows import store
 from drivelab.data.windows.augment import Augmenter
 from drivelab.data.windows.batch import Batch
+from drivelab.data.windows.sampling import ShuffledOrder, WindowBatches
 
 
 class WindowDataset(Dataset):
     """One split of windows. `__getitems__` lets the DataLoader fetch a whole batch with one fancy-index gather."""
 
-    def __init__(self, windows_dir: Path, split: str) -> None:
-        self.split = store.open_split(windows_dir, split)
+    def __init__(self, windows_dir: Path, split: Union[str, Sequence[str]]) -> None:
+        self.split = store.open_split(windows_dir, split) if isinstance(split, str) else store.open_splits(windows_dir, split)
         self.length = len(self.split)
 
     def __len__(self) -> int:
@@ -43,10 +44,14 @@ def keep_batch(batch: Batch) -> Batch:
 
 
 class WindowDataModule(pl.LightningDataModule):
+    """`test_splits`: the splits read as the test set (every split, for a data version used only for testing)."""
+
     def __init__(self, windows_dir: str, batch_size: int = 256, eval_batch_size: int = 1024, num_workers: int = 0,
-                 augment: Optional[Mapping[str, Any]] = None, augment_seed: int = 0) -> None:
+                 augment: Optional[Mapping[str, Any]] = None, augment_seed: int = 0,
+                 test_splits: Sequence[str] = ("test",)) -> None:
         super().__init__()
         self.windows_dir = Path(windows_dir)
+        self.test_splits = tuple(test_splits)
         self.batch_size, self.eval_batch_size, self.num_workers = batch_size, eval_batch_size, num_workers
         self.info: Dict[str, Any] = store.read_info(self.windows_dir)
         self.augmenter = Augmenter(dict(augment or {}), seed=augment_seed, spec=self.info["spec"])
@@ -69,13 +74,17 @@ class WindowDataModule(pl.LightningDataModule):
         wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
         for split in wanted.get(stage, ("train", "val", "test")):
             if split not in self.datasets:
-                self.datasets[split] = WindowDataset(self.windows_dir, split)
+                source = self.test_splits if split == "test" else (split,)
+                self.datasets[split] = WindowDataset(self.windows_dir, source[0] if len(source) == 1 else source)
 
     def _loader(self, split: str, batch_size: int, shuffle: bool, collate: Callable[[Batch], Batch] = keep_batch) -> DataLoader:
+        dataset = self.datasets[split]
+        # Whole index arrays per batch (see drivelab.data.windows.sampling): no per-window Python work, and under
+        # DDP every window once per epoch, in the same global batches as one process.
+        order = ShuffledOrder(dataset) if shuffle else SequentialSampler(dataset)
         return DataLoader(
-            self.datasets[split],
-            batch_size=batch_size,
-            shuffle=shuffle,
+            dataset,
+            batch_sampler=WindowBatches(order, batch_size),
             collate_fn=collate,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,

@@ -91,6 +91,7 @@ def recording_windows(path: Path, spec: WindowSpec, recording_index: int) -> Tup
         "tracks": int(table["track_id"].nunique()),
         "tracks_with_windows": int(len(np.unique(windows["track_id"]))),
         "windows": int(len(windows["history"])),
+        "frame_rate_hz": float(table["frame_rate_hz"].iloc[0]) if len(table) else 0.0,  # for time splits
     }
     return windows, flow
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, List, Mapping
 
 from omegaconf import MISSING
 
@@ -53,3 +53,16 @@ class WindowSpec:
     @property
     def intention_steps(self) -> int:
         return min(self.future_steps, int(round(INTENTION_HORIZON_S * self.sample_hz)))
+
+
+# How far apart windows start changes how many there are, not what one holds: a model trained with one stride scores
+# windows of another.
+SPACING_ONLY = ("stride_s",)
+
+
+def differing_settings(trained: Mapping[str, Any], other: Mapping[str, Any]) -> List[str]:
+    """`windows.<name>: <trained> vs <other>` for every window setting (WindowSpec field) that changes what a window
+    holds and differs between two recorded specs."""
+    names = [field.name for field in dataclasses.fields(WindowSpec) if field.name not in SPACING_ONLY]
+    return [f"windows.{name}: {trained.get(name)} vs {other.get(name)}" for name in names
+            if trained.get(name) != other.get(name)]

@@ -160,6 +160,17 @@ def open_split(windows_dir: Path, split: str) -> WindowSplit:
     return WindowSplit(folder)
 
 
+def open_splits(windows_dir: Path, splits: Sequence[str]) -> WindowSplit:
+    """Several splits read as one, in the order given (every window of a data set used only for testing)."""
+    parts = [open_split(windows_dir, split) for split in splits]
+    combined = parts[0]
+    shards = [shard for part in parts for shard in part.shards if len(shard[part.names[0]])]
+    combined.shards = shards or combined.shards[:1]
+    lengths = [len(shard[combined.names[0]]) for shard in combined.shards]
+    combined.starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return combined
+
+
 def write_info(windows_dir: Path, info: Dict[str, Any]) -> None:
     write_json(Path(windows_dir) / INFO_FILE, info)
 
