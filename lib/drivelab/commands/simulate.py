@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from drivelab.console import counted
 from drivelab.pool import PoolSettings
-from drivelab.sim.recordings import write_recordings
+from drivelab.sim.recordings import check_simulator, write_recordings
 
 
 def main(cfg: DictConfig, run_dir: Optional[Path] = None) -> None:
@@ -19,9 +19,11 @@ def main(cfg: DictConfig, run_dir: Optional[Path] = None) -> None:
     sim = cfg.simulate
     raw_dir = Path(cfg.paths.data_dir) / "raw"
     workers = PoolSettings.from_config(sim, "simulate", backend_key="pool")
+    check_simulator(sim.backend)
     rows, vehicles = write_recordings(
         raw_dir, sim.episodes, sim.seed, workers, duration_s=sim.duration_s, sample_hz=sim.sample_hz,
         lanes=sim.lanes, vehicles=sim.vehicles, speed_range_mps=list(sim.speed_range_mps),
-        randomize_behavior=sim.randomize_behavior, truck_fraction=sim.truck_fraction, road_length_m=sim.road_length_m)
-    print(f"simulated {counted(sim.episodes, 'episode')}: {rows} rows, {vehicles} vehicles in "
+        randomize_behavior=sim.randomize_behavior, truck_fraction=sim.truck_fraction, road_length_m=sim.road_length_m,
+        backend=sim.backend)
+    print(f"simulated {counted(sim.episodes, 'episode')} with {sim.backend}: {rows} rows, {vehicles} vehicles in "
           f"{time.perf_counter() - started:.1f} s -> {raw_dir}")

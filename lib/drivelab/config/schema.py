@@ -28,6 +28,7 @@ class SimulateConfig:
     episodes: int = MISSING
     seed: int = MISSING
     workers: int = MISSING
+    backend: str = MISSING  # the simulator: highway_env | sumo (drivelab.sim.recordings.SIMULATORS)
     pool: str = MISSING  # local | dask (drivelab.pool)
     scheduler: Optional[str] = MISSING  # Dask scheduler address
     duration_s: float = MISSING

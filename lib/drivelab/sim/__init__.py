@@ -1,1 +1,2 @@
-"""Simulated highway traffic (highway-env IDM/MOBIL), its highD-format writer, and episodes written as recordings."""
+"""Simulated highway traffic (highway-env IDM/MOBIL or Eclipse SUMO), its highD-format writer, and episodes written as
+recordings."""

@@ -1,25 +1,46 @@
 """Simulated episodes written as highD recordings XX_tracks.csv, XX_tracksMeta.csv, XX_recordingMeta.csv: one
-recording per episode, episodes in parallel worker processes."""
+recording per episode, episodes in parallel worker processes. The simulator is a choice (`SIMULATORS`): highway-env
+(the default) or Eclipse SUMO."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Sequence, Tuple, Union
 
+from drivelab.errors import DrivelabError
 from drivelab.pool import PoolSettings, run_tasks
 
 # Only files matching these are ours to replace; anything else in the folder is left alone.
 RECORDING_PATTERNS = ("*_tracks.csv", "*_tracksMeta.csv", "*_recordingMeta.csv")
+# simulate.backend -> (the module whose simulate_episode runs an episode, the package it needs, how to install it)
+SIMULATORS = {
+    "highway_env": ("drivelab.sim.traffic", "highway_env", "pip install -e ."),
+    "sumo": ("drivelab.sim.sumo_traffic", "sumolib", "pip install -e '.[sumo]'"),
+}
 
 
-def write_recordings(raw_dir: Path, episodes: int, seed: int, workers: Union[int, PoolSettings], *, duration_s: float, sample_hz: int,
+def check_simulator(backend: str) -> None:
+    """Fail in one line, before anything is written, on an unknown simulator or one that is not installed."""
+    if backend not in SIMULATORS:
+        raise DrivelabError(f"simulate.backend={backend!r} is not a simulator; choose one of: {', '.join(SIMULATORS)}")
+    _, package, install = SIMULATORS[backend]
+    if importlib.util.find_spec(package) is None:
+        raise DrivelabError(f"simulate.backend={backend} needs the {package} package: {install}")
+
+
+def write_recordings(raw_dir: Path, episodes: int, seed: int, workers: Union[int, PoolSettings], *,
+                     duration_s: float, sample_hz: int,
                      lanes: int, vehicles: int, speed_range_mps: Sequence[float], randomize_behavior: bool,
-                     truck_fraction: float, road_length_m: float) -> Tuple[int, int]:
-    """Recordings 1..episodes in raw_dir (episode i uses seed + i - 1), replacing those of an earlier run; returns
-    (rows, vehicles) over all episodes. The files are the same for any number of workers, local or on Dask."""
+                     truck_fraction: float, road_length_m: float, backend: str = "highway_env") -> Tuple[int, int]:
+    """Recordings 1..episodes in raw_dir (episode i uses seed + i - 1) simulated by `backend`, replacing those of an
+    earlier run; returns (rows, vehicles) over all episodes. The files are the same for any number of workers, local
+    or on Dask."""
     from tqdm import tqdm
 
+    check_simulator(backend)
     raw_dir = Path(raw_dir)
     raw_dir.mkdir(parents=True, exist_ok=True)
     removed = remove_recordings(raw_dir)
@@ -29,7 +50,8 @@ def write_recordings(raw_dir: Path, episodes: int, seed: int, workers: Union[int
     episode = dict(duration_s=float(duration_s), sample_hz=int(sample_hz), lanes=int(lanes), vehicles=int(vehicles),
                    speed_range_mps=[float(v) for v in speed_range_mps], randomize_behavior=bool(randomize_behavior),
                    truck_fraction=float(truck_fraction), road_length_m=float(road_length_m))
-    jobs = [(recording_id, int(seed) + recording_id - 1, raw_dir, episode) for recording_id in range(1, int(episodes) + 1)]
+    jobs = [(recording_id, int(seed) + recording_id - 1, raw_dir, episode, backend)
+            for recording_id in range(1, int(episodes) + 1)]
     # Each episode depends only on its seed, so results are the same for any number of workers.
     results = run_tasks(simulate_recording, jobs, workers)
     rows = vehicle_count = 0
@@ -40,12 +62,13 @@ def write_recordings(raw_dir: Path, episodes: int, seed: int, workers: Union[int
     return rows, vehicle_count
 
 
-def simulate_recording(recording_id: int, seed: int, raw_dir: Path, episode_kwargs: dict) -> Tuple[int, int]:
-    """Simulate one episode and write it as recording `recording_id`; returns (rows, vehicles)."""
+def simulate_recording(recording_id: int, seed: int, raw_dir: Path, episode_kwargs: dict,
+                       backend: str = "highway_env") -> Tuple[int, int]:
+    """Simulate one episode with `backend` and write it as recording `recording_id`; returns (rows, vehicles)."""
     from drivelab.sim.highd_writer import write_highd_recording
-    from drivelab.sim.traffic import simulate_episode
 
-    tracks = simulate_episode(seed, **episode_kwargs)
+    simulator = importlib.import_module(SIMULATORS[backend][0])
+    tracks = simulator.simulate_episode(seed, **episode_kwargs)
     write_highd_recording(tracks, raw_dir, recording_id, road_length_m=episode_kwargs["road_length_m"],
                           lanes=episode_kwargs["lanes"], sample_hz=episode_kwargs["sample_hz"])
     return len(tracks), int(tracks["vehicle_id"].nunique())

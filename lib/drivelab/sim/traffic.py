@@ -15,10 +15,8 @@ from highway_env.road.road import Road, RoadNetwork
 from highway_env.vehicle.behavior import IDMVehicle
 from highway_env.vehicle.kinematics import Vehicle
 
-COLUMNS = [
-    "frame", "vehicle_id", "x_m", "y_m", "vx_mps", "vy_mps", "ax_mps2", "ay_mps2",
-    "lane_index", "length_m", "width_m", "vehicle_class",
-]
+from drivelab.sim.episode_table import episode_table
+
 
 CAR_LENGTH_M = 5.0
 CAR_WIDTH_M = 2.0
@@ -93,35 +91,9 @@ def simulate_episode(
             state[:, frame, columns[id(vehicle)]] = (*vehicle.position, vehicle.lane_index[2])
 
     x, y, lane = state
-    # Velocities come from the positions: highway-env's `velocity` follows the heading and ignores the slip
-    # angle its own bicycle model moves along, so it disagrees with the logged motion during steering.
-    vx = _time_derivative(x, dt_s)
-    vy = _time_derivative(y, dt_s)
-    ax = _time_derivative(vx, dt_s)
-    ay = _time_derivative(vy, dt_s)
-    present = ~np.isnan(x)
-    frame_idx, vehicle_idx = np.nonzero(present)
     lengths = np.array([v.LENGTH for v in fleet])
     widths = np.array([v.WIDTH for v in fleet])
-    classes = np.where(is_truck, "Truck", "Car")
-    tracks = pd.DataFrame(
-        {
-            "frame": frame_idx.astype(np.int64),
-            "vehicle_id": vehicle_idx.astype(np.int64) + 1,
-            "x_m": x[present],
-            "y_m": y[present],
-            "vx_mps": vx[present],
-            "vy_mps": vy[present],
-            "ax_mps2": ax[present],
-            "ay_mps2": ay[present],
-            "lane_index": lane[present].astype(np.int64),
-            "length_m": lengths[vehicle_idx],
-            "width_m": widths[vehicle_idx],
-            "vehicle_class": classes[vehicle_idx],
-        },
-        columns=COLUMNS,
-    )
-    return tracks.sort_values(["vehicle_id", "frame"], kind="stable").reset_index(drop=True)
+    return episode_table(x, y, lane, lengths, widths, is_truck, dt_s)
 
 
 def _spawn_fleet(road, rng, lanes, vehicles, speed_range_mps, randomize_behavior, truck_fraction):
@@ -179,15 +151,3 @@ def _randomize_driver(vehicle: HighwayDriver, rng: np.random.Generator, is_truck
     vehicle.LANE_CHANGE_MIN_ACC_GAIN = rng.uniform(0.1, 0.3)
     # Seconds between MOBIL decisions; highway-env's 1 s lets drivers chain or undo changes within ~2 s.
     vehicle.LANE_CHANGE_DELAY = rng.uniform(2.0, 4.0)
-
-
-def _time_derivative(values: np.ndarray, dt_s: float) -> np.ndarray:
-    """Finite-difference derivative along frames (axis 0), per vehicle over the frames it is present."""
-    derivative = np.full_like(values, np.nan)
-    for column in range(values.shape[1]):
-        present = np.flatnonzero(~np.isnan(values[:, column]))
-        if len(present) >= 2:
-            derivative[present, column] = np.gradient(values[present, column], dt_s)
-        elif len(present) == 1:
-            derivative[present, column] = 0.0
-    return derivative
