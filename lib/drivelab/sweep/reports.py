@@ -164,6 +164,28 @@ def save_plots(study: optuna.Study, sweep_dir: Path) -> Dict[str, str]:
     return skipped
 
 
+def queued_retries(study: optuna.Study) -> Dict[int, int]:
+    """Re-queued parameters of interrupted trials still waiting (queued trial number -> interrupted trial number).
+
+    A study killed with several trials in flight queues each of them again; the resumed study stops as soon as it
+    has its asked number of finished trials, so retries beyond that number stay queued for a later, larger run."""
+    trials = study.get_trials(deepcopy=False)
+    taken = {tuple(trial.system_attrs.get("retry_history", ())) for trial in trials if trial.state != TrialState.WAITING}
+    queued: Dict[int, int] = {}
+    for trial in trials:
+        history = tuple(trial.system_attrs.get("retry_history", ()))
+        if trial.state == TrialState.WAITING and history and history not in taken:
+            taken.add(history)  # two workers may queue one dead trial twice: only one of them will run
+            queued[trial.number] = trial.system_attrs["failed_trial"]
+    return queued
+
+
+def queued_note(queued: Dict[int, int], n_trials: int) -> str:
+    interrupted = ", ".join(str(number) for number in sorted(queued.values()))
+    return (f"{len(queued)} interrupted trial(s) ({interrupted}) stay queued with their parameters: the study already "
+            f"has its {n_trials} trials; a later run with sweep.n_trials={n_trials + len(queued)} runs them first")
+
+
 def settle_manifests(study: optuna.Study) -> None:
     """A trial whose worker died still says `running` in its manifest; the study knows it failed."""
     for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
