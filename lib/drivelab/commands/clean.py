@@ -7,11 +7,13 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from drivelab.data.lock import data_dir_lock
 from drivelab.data.tracks import clean
 
 
 def main(cfg: DictConfig, run_dir: Path | None = None) -> dict:
-    data_dir = Path(cfg.paths.data_dir)
-    report = clean.clean(data_dir, cfg.clean.max_jump_m, cfg.clean.workers)
-    clean.print_summary(report, data_dir)
-    return report
+    with data_dir_lock(Path(cfg.paths.data_dir), "clean", cfg.lock_timeout_s):
+        data_dir = Path(cfg.paths.data_dir)
+        report = clean.clean(data_dir, cfg.clean.max_jump_m, cfg.clean.workers)
+        clean.print_summary(report, data_dir)
+        return report

@@ -7,20 +7,22 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from drivelab.data.lock import data_dir_lock
 from drivelab.data.tracks import clean, ingest
 
 
 def main(cfg: DictConfig, run_dir: Path | None = None) -> None:
-    data_dir = Path(cfg.paths.data_dir)
-    summary = ingest.ingest(data_dir, cfg.source.format, cfg.source.name, cfg.source.path, cfg.clean.workers)
-    ingest.print_summary(summary, data_dir / ingest.RAW_DIR_NAME)
-    report = clean.clean(data_dir, cfg.clean.max_jump_m, cfg.clean.workers)
-    clean.print_summary(report, data_dir)
+    with data_dir_lock(Path(cfg.paths.data_dir), "prepare", cfg.lock_timeout_s):
+        data_dir = Path(cfg.paths.data_dir)
+        summary = ingest.ingest(data_dir, cfg.source.format, cfg.source.name, cfg.source.path, cfg.clean.workers)
+        ingest.print_summary(summary, data_dir / ingest.RAW_DIR_NAME)
+        report = clean.clean(data_dir, cfg.clean.max_jump_m, cfg.clean.workers)
+        clean.print_summary(report, data_dir)
 
-    from drivelab.data.windows import build  # imports torch: only once the tracks are ready
-    from drivelab.data.windows.spec import WindowSpec
+        from drivelab.data.windows import build  # imports torch: only once the tracks are ready
+        from drivelab.data.windows.spec import WindowSpec
 
-    settings = cfg.windows
-    info = build.build_data_version(data_dir, WindowSpec.from_config(settings), settings.split, settings.shard_mb,
-                                    settings.workers)
-    build.print_summary(info, data_dir / "windows")
+        settings = cfg.windows
+        info = build.build_data_version(data_dir, WindowSpec.from_config(settings), settings.split, settings.shard_mb,
+                                        settings.workers)
+        build.print_summary(info, data_dir / "windows")

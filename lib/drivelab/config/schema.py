@@ -88,12 +88,14 @@ class HealthConfig:
 
 @dataclass
 class SimulateCommand:
+    lock_timeout_s: float = MISSING  # how long to wait for another command writing paths.data_dir
     paths: PathsConfig = field(default_factory=PathsConfig)
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
 
 
 @dataclass
 class PrepareCommand:
+    lock_timeout_s: float = MISSING  # how long to wait for another command writing paths.data_dir
     paths: PathsConfig = field(default_factory=PathsConfig)
     source: SourceConfig = field(default_factory=SourceConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
@@ -124,6 +126,9 @@ class TrainCommand:
     seed: int = MISSING
     task_name: str = MISSING
     ckpt_path: Optional[str] = MISSING  # resume from this checkpoint
+    resume: Optional[str] = MISSING  # auto: continue an unfinished run from its newest good checkpoint
+    run_dir: Optional[str] = MISSING  # with resume=auto: the run to continue (else the newest unfinished one)
+    lock_timeout_s: float = MISSING  # how long to wait for a command writing the data folder
     test_after_fit: bool = MISSING
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -365,6 +370,7 @@ RANGES: Dict[str, Range] = {
     "gate.baseline.min_improvement": Range(high=1, high_inclusive=False), "gate.incumbent.tolerance": NOT_NEGATIVE,
     "gate.export.latency_batch": AT_LEAST_ONE, "gate.export.max_p99_ms": POSITIVE,
     "gate.behaviour.neighbour_radius_m": POSITIVE, "gate.behaviour.closing_gap_m": POSITIVE,
+    "lock_timeout_s": NOT_NEGATIVE,
 }
 # Values that must fit together.
 SUMS_BELOW_ONE = (("windows.split.val_fraction", "windows.split.test_fraction"),)

@@ -63,16 +63,18 @@ def build_callbacks(callbacks_cfg: Any, run: RunDirectory, with_logger: bool = T
         kwargs: Dict[str, Any] = {}
         if kind == "ModelCheckpoint":
             kwargs["dirpath"] = str(run.checkpoints)
-            if not validation:
+            if not validation and conf.get("monitor") not in ("step", "epoch"):  # step checkpoints need no metric
                 kwargs.update(monitor=None, save_top_k=1)
         callbacks.append(instantiate(conf, **kwargs))
     return callbacks
 
 
 def build_trainer(cfg: DictConfig, run: RunDirectory, loggers: Sequence[Any], callbacks: Sequence[pl.Callback]) -> pl.Trainer:
+    from drivelab.runs.checkpoint_io import AtomicCheckpointIO
+
     with trainer_settings_explained():
         return instantiate(cfg.trainer, logger=list(loggers) or False, callbacks=list(callbacks),
-                           default_root_dir=str(run.path))
+                           default_root_dir=str(run.path), plugins=[AtomicCheckpointIO()])
 
 
 @contextmanager

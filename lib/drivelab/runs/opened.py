@@ -74,7 +74,11 @@ class Run:
         recorded path was relative to another working directory."""
         from drivelab.config.validate import check
 
-        config = check("train", OmegaConf.create(self.saved_config))
+        saved = dict(self.saved_config)
+        # How a run was started is not part of it (runs recorded before these settings existed lack them).
+        saved.update(resume=None, run_dir=None)
+        saved.setdefault("lock_timeout_s", 600)
+        config = check("train", OmegaConf.create(saved))
         windows_dir = Path(config.data.windows_dir)
         if not windows_dir.is_absolute() and not windows_dir.exists() and self.manifest.get("windows_dir"):
             config.data.windows_dir = str(self.manifest["windows_dir"])

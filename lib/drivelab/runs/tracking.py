@@ -11,7 +11,7 @@ from drivelab.runs.directory import RunDirectory
 
 
 def build_loggers(logger_cfg: Optional[Dict[str, Any]], run: RunDirectory, config: Dict[str, Any],
-                  tracking_id: Optional[str] = None) -> List[Any]:
+                  tracking_id: Optional[str] = None, resume: bool = False) -> List[Any]:
     """Instantiate every configured logger, pointed at `run.logs`, and give each the resolved config. W&B gets the
     run's own random id (`tracking_id`, kept in the manifest): directory names repeat (the pipeline always writes
     models/train, multirun jobs are 0, 1, ...), and `wandb sync` would merge runs that shared an id."""
@@ -26,6 +26,8 @@ def build_loggers(logger_cfg: Optional[Dict[str, Any]], run: RunDirectory, confi
             os.environ["WANDB_DIR"] = str(run.logs)
             os.environ.setdefault("WANDB_MODE", conf.get("mode") or "offline")
             kwargs.update(name=run.path.name, id=tracking_id)
+            if resume:  # a resumed run continues its W&B run (same id; Lightning logs trainer/global_step)
+                kwargs["resume"] = "allow"
         loggers.append(instantiate(conf, **kwargs))
     for logger in loggers:
         logger.log_hyperparams(config)

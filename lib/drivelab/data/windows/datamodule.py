@@ -6,13 +6,14 @@ validation and test batches never do.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from drivelab.data.windows import store
 from drivelab.data.windows.augment import Augmenter
@@ -37,6 +38,33 @@ class WindowDataset(Dataset):
         return {name: value[0] for name, value in self.__getitems__([index]).items()}
 
 
+class EpochSampler(Sampler[int]):
+    """Shuffled training order that depends only on (seed, epoch), not on any global random state, and that can
+    start part-way into an epoch: a resumed run sees exactly the batches an uninterrupted run would have seen.
+    Lightning calls `set_epoch` before each epoch."""
+
+    def __init__(self, length: int, seed: int, batch_size: int) -> None:
+        self.length, self.seed, self.batch_size = length, int(seed), batch_size
+        self.epoch, self.start_batch = 0, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            self.epoch, self.start_batch = epoch, 0
+
+    def resume_at(self, epoch: int, batches_done: int) -> None:
+        """The next iteration starts at batch `batches_done` of epoch `epoch`."""
+        self.epoch, self.start_batch = epoch, batches_done
+
+    def __len__(self) -> int:
+        return self.length  # the epoch's length even when resumed part-way: Lightning counts the batches already done
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        order = torch.randperm(self.length, generator=generator)[self.start_batch * self.batch_size:]
+        self.start_batch = 0  # only the first pass after a resume starts late
+        return iter(order.tolist())
+
+
 def keep_batch(batch: Batch) -> Batch:
     """Collate for `__getitems__`: the dataset already returns a batch."""
     return batch
@@ -51,6 +79,7 @@ class WindowDataModule(pl.LightningDataModule):
         self.info: Dict[str, Any] = store.read_info(self.windows_dir)
         self.augmenter = Augmenter(dict(augment or {}), seed=augment_seed, spec=self.info["spec"])
         self.datasets: Dict[str, WindowDataset] = {}
+        self.resume_position: Optional[tuple[int, int]] = None  # (epoch, batches done), set when a run resumes
 
     @property
     def shapes(self) -> Dict[str, Any]:
@@ -72,10 +101,17 @@ class WindowDataModule(pl.LightningDataModule):
                 self.datasets[split] = WindowDataset(self.windows_dir, split)
 
     def _loader(self, split: str, batch_size: int, shuffle: bool, collate: Callable[[Batch], Batch] = keep_batch) -> DataLoader:
+        sampler = None
+        if shuffle:
+            # The run's seed, as `pytorch_lightning.seed_everything` records it for loader workers.
+            seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
+            sampler = EpochSampler(len(self.datasets[split]), seed, batch_size)
+            if self.resume_position is not None:
+                sampler.resume_at(*self.resume_position)
         return DataLoader(
             self.datasets[split],
             batch_size=batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
             collate_fn=collate,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
