@@ -101,6 +101,7 @@ def resume_target(cfg: Any) -> Optional[Path]:
     if cfg.get("run_dir"):
         run = Run(Path(cfg.run_dir))  # one line naming the folder when it holds no run
         check_resumable(run.manifest, run.status, run.path)
+        run.config  # noqa: B018  (its config arrived from elsewhere: schemas and registry, before anything runs)
         return run.path
     wanted = comparable_config(OmegaConf.to_container(cfg, resolve=True))
     unfinished = []
