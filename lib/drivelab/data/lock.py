@@ -37,7 +37,7 @@ def data_dir_lock(data_dir: Path, command: str, timeout_s: Optional[float] = Non
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        print(f"drivelab {command}: waiting for {data_dir.resolve()}: {_holder(data_dir)} is writing it"
+        print(f"drivelab {command}: waiting for {data_dir.resolve()}: {_holder(data_dir)} holds its lock"
               + (f" (up to {timeout_s:g} s, lock_timeout_s)" if timeout_s is not None else ""),
               file=sys.stderr, flush=True)
         try:
