@@ -15,7 +15,7 @@ import optuna
 from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
-from drivelab.atomic import write_text
+from drivelab.atomic import save_figure, write_text
 from drivelab.config.validate import ConfigError, compose, conf_dir
 from drivelab.runs import RunDirectory
 from drivelab.sweep.space import override_key
@@ -157,7 +157,7 @@ def save_plots(study: optuna.Study, sweep_dir: Path) -> Dict[str, str]:
                 warnings.simplefilter("ignore")
                 axes = draw(study)
             figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
-            figure.savefig(folder / f"{name}.png", dpi=110, bbox_inches="tight")
+            save_figure(figure, folder / f"{name}.png", dpi=110, bbox_inches="tight")
             plt.close(figure)
         except (ValueError, RuntimeError, ZeroDivisionError) as exc:  # too few finished trials for this plot
             skipped[name] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
