@@ -126,3 +126,21 @@ def test_resume_refuses_a_completed_run_in_one_line(uninterrupted):
     done = drivelab("train", "resume=auto", f"run_dir={uninterrupted}", check=False)
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
     assert "has already completed; nothing to resume" in done.stderr
+
+
+def test_the_training_order_depends_on_seed_and_epoch_and_a_resumed_epoch_starts_where_it_stopped():
+    from drivelab.data.windows.datamodule import EpochSampler
+
+    def order(epoch, seed=7, resume_at=None):
+        sampler = EpochSampler(50, seed, batch_size=8)
+        sampler.set_epoch(epoch)
+        if resume_at is not None:
+            sampler.resume_at(epoch, resume_at)
+        return list(sampler)
+
+    assert order(1) == order(1) and sorted(order(1)) == list(range(50))
+    assert order(1) != order(2) and order(1) != order(1, seed=8)
+    assert order(2, resume_at=3) == order(2)[3 * 8:]
+    resumed = EpochSampler(50, 7, batch_size=8)
+    resumed.resume_at(2, 3)
+    assert list(resumed)[:2] == order(2)[24:26] and list(resumed) == order(2)  # only the first pass starts late
