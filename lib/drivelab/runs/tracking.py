@@ -16,7 +16,9 @@ def build_loggers(logger_cfg: Optional[Dict[str, Any]], run: RunDirectory, confi
     run's own random id (`tracking_id`, kept in the manifest): directory names repeat (the pipeline always writes
     models/train, multirun jobs are 0, 1, ...), and `wandb sync` would merge runs that shared an id."""
     loggers = []
-    for conf in (logger_cfg or {}).values():
+    from drivelab.runs.builder import trainer_settings_explained
+
+    for name, conf in (logger_cfg or {}).items():
         if not conf:
             continue
         conf = dict(conf)
@@ -28,7 +30,8 @@ def build_loggers(logger_cfg: Optional[Dict[str, Any]], run: RunDirectory, confi
             kwargs.update(name=run.path.name, id=tracking_id)
             if resume:  # a resumed run continues its W&B run (same id; Lightning logs trainer/global_step)
                 kwargs["resume"] = "allow"
-        loggers.append(instantiate(conf, **kwargs))
+        with trainer_settings_explained(f"logger.{name}"):
+            loggers.append(instantiate(conf, **kwargs))
     for logger in loggers:
         logger.log_hyperparams(config)
     return loggers
