@@ -52,7 +52,7 @@ def check_resumable(manifest: Dict[str, Any], status: str, run_dir: Path) -> Non
 def comparable_config(config: Dict[str, Any]) -> Dict[str, Any]:
     """What makes two runs "the same config": everything but how and where they were started."""
     return {key: value for key, value in config.items()
-            if key not in ("resume", "run_dir", "ckpt_path", "windows", "hydra", "paths")}
+            if key not in ("resume", "run_dir", "ckpt_path", "lock_timeout_s", "windows", "hydra", "paths")}
 
 
 def drop_replayed_rows(csv_dir: Path) -> None:
@@ -101,7 +101,7 @@ def resume_target(cfg: Any) -> Optional[Path]:
     if cfg.get("run_dir"):
         run = Run(Path(cfg.run_dir))  # one line naming the folder when it holds no run
         check_resumable(run.manifest, run.status, run.path)
-        run.config  # noqa: B018  (its config arrived from elsewhere: schemas and registry, before anything runs)
+        _ = run.config  # it arrived from elsewhere: schemas and registry are checked before anything runs
         return run.path
     wanted = comparable_config(OmegaConf.to_container(cfg, resolve=True))
     unfinished = []
