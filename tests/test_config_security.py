@@ -1,6 +1,7 @@
 """Configs and checkpoints that arrive from elsewhere cannot run code: every route a file-writing target could take
 is refused in one line naming the key, before anything is instantiated; checkpoints load weights-only."""
 
+import json
 import pickle
 import shutil
 from pathlib import Path
@@ -35,6 +36,25 @@ def test_a_run_directory_config_cannot_write_files_through_eval(trained_run, tmp
     saved["data"]["augment"] = {"evil": copy_target(tmp_path / "marker")}
     (run / "config.yaml").write_text(yaml.safe_dump(saved))
     assert_refused(drivelab("eval", f"run_dir={run}", check=False), tmp_path / "marker", "data.augment.evil._target_")
+
+
+def test_a_command_line_target_cannot_write_files(tmp_path):
+    done = drivelab("train", f"model._target_={COPY_THROUGH_AN_ALLOWED_MODULE}", f"+model.src={PROJECT_ROOT / 'README.md'}",
+                    f"+model.dst={tmp_path / 'marker'}", f"paths.runs_dir={tmp_path}", check=False)
+    assert done.returncode == 2 and "model._target_" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "marker").exists()
+
+
+def test_resuming_a_run_whose_config_names_an_unregistered_target_is_refused(trained_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    saved["data"]["augment"] = {"evil": copy_target(tmp_path / "marker")}
+    (run / "config.yaml").write_text(yaml.safe_dump(saved))
+    manifest = json.loads((run / "manifest.json").read_text())
+    (run / "manifest.json").write_text(json.dumps({**manifest, "status": "interrupted"}))
+    assert_refused(drivelab("train", "resume=auto", f"run_dir={run}", check=False), tmp_path / "marker",
+                   "data.augment.evil._target_")
 
 
 @pytest.mark.parametrize("name", ["params.yaml", "best_config.yaml"])

@@ -31,6 +31,21 @@ def write_json(path: Path, payload: Any) -> None:
     write_text(path, json.dumps(payload, indent=2, sort_keys=False) + "\n")
 
 
+def save_figure(figure: Any, path: Path, **savefig_kwargs: Any) -> None:
+    """A matplotlib figure saved beside `path` and renamed over it (its format from the suffix of `path`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            figure.savefig(stream, format=path.suffix.lstrip(".") or None, **savefig_kwargs)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 @contextmanager
 def replace_dir(target: Path) -> Iterator[Path]:
     """Yield a fresh sibling folder to fill; on success it replaces `target` whole, on failure it is removed."""

@@ -29,7 +29,8 @@ class Command:
     summary: str
     hydra_app: bool = True
     config: str = ""  # root config in conf/ (and its schema); defaults to the command's name
-    preflight: str = ""  # "module:function" checking the files a config names before a run directory is made
+    preflight: str = ""  # "module:function" checking the files a config names before a run directory is made;
+    # it may return overrides to add (a resumed run's own directory)
 
 
 COMMANDS: Dict[str, Command] = {
@@ -41,7 +42,7 @@ COMMANDS: Dict[str, Command] = {
     "health": Command("drivelab.commands.health", "data health report of a windows version: JSON metrics + PNG plots"),
     "data": Command("drivelab.commands.data", "`data diff A B`: counts, recordings and feature drift between data versions", False),
     "train": Command("drivelab.commands.train", "train and test a model (a Hydra app: group=option key=value)",
-                     preflight="drivelab.checkpoints:check_resume"),
+                     preflight="drivelab.runs.resume:preflight"),
     "eval": Command("drivelab.commands.evaluate", "re-evaluate a run with its own config and best checkpoint"),
     "export": Command("drivelab.commands.export", "a run's model as ONNX + torch.export program: parity, latency, model card"),
     "gate": Command("drivelab.commands.gate", "may a run's model advance? thresholds, behaviour tests, export checks"),
@@ -176,7 +177,7 @@ def _run_hydra_app(name: str, config_name: str, command: Command, args: List[str
             cfg = compose(config_name, parsed.overrides)
             if command.preflight:  # imported by name: it may load torch, which config-only commands never need
                 module, _, function = command.preflight.partition(":")
-                getattr(importlib.import_module(module), function)(cfg)
+                parsed.overrides.extend(getattr(importlib.import_module(module), function)(cfg) or [])
     _run_hydra(
         args=parsed,
         args_parser=parser,

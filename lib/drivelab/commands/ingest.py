@@ -6,13 +6,15 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from drivelab.data.lock import data_dir_lock
 from drivelab.data.tracks import ingest
 from drivelab.pool import PoolSettings
 
 
 def main(cfg: DictConfig, run_dir: Path | None = None) -> dict:
-    data_dir = Path(cfg.paths.data_dir)
-    summary = ingest.ingest(data_dir, cfg.source.format, cfg.source.name, cfg.source.path,
-                            PoolSettings.from_config(cfg.clean, "clean"))
-    ingest.print_summary(summary, data_dir / ingest.RAW_DIR_NAME)
-    return summary
+    with data_dir_lock(Path(cfg.paths.data_dir), "ingest", cfg.lock_timeout_s):
+        data_dir = Path(cfg.paths.data_dir)
+        summary = ingest.ingest(data_dir, cfg.source.format, cfg.source.name, cfg.source.path,
+                                PoolSettings.from_config(cfg.clean, "clean"))
+        ingest.print_summary(summary, data_dir / ingest.RAW_DIR_NAME)
+        return summary

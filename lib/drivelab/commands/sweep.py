@@ -110,12 +110,16 @@ def report(plan: SweepPlan, save_as: str | None) -> Dict[str, Any]:
     reports.settle_manifests(study)
     rows = reports.trial_rows(study, plan.metric)
     results = reports.write_results(sweep_dir, rows)
-    states = {state: sum(1 for row in rows if row["state"] == state) for state in ("complete", "pruned", "fail")}
+    states = {state: sum(1 for row in rows if row["state"] == state)
+              for state in ("complete", "pruned", "fail", "waiting")}
     print(reports.results_table(rows, plan.metric, plan.direction, [param.key for param in plan.params]))
     print(f"trials: {states['complete']} complete, {states['pruned']} pruned, {states['fail']} failed; "
           f"table: {results}")
+    queued = reports.queued_retries(study)
+    if queued:
+        print(reports.queued_note(queued, plan.n_trials))
     best = reports.export_best(study, sweep_dir, plan.metric)
-    summary: Dict[str, Any] = {"study": plan.study, "states": states}
+    summary: Dict[str, Any] = {"study": plan.study, "states": states, "queued_retries": queued}
     if best is None:
         print("no complete trial yet, so no best configuration")
     else:

@@ -7,14 +7,16 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from drivelab.data.lock import data_dir_lock
 from drivelab.data.windows import build
 from drivelab.data.windows.spec import WindowSpec
 from drivelab.pool import PoolSettings
 
 
 def main(cfg: DictConfig, run_dir: Path | None = None) -> dict:
-    data_dir, settings = Path(cfg.paths.data_dir), cfg.windows
-    info = build.build_data_version(data_dir, WindowSpec.from_config(settings), settings.split, settings.shard_mb,
-                                    PoolSettings.from_config(settings, "windows"))
-    build.print_summary(info, data_dir / "windows")
-    return info
+    with data_dir_lock(Path(cfg.paths.data_dir), "windows", cfg.lock_timeout_s):
+        data_dir, settings = Path(cfg.paths.data_dir), cfg.windows
+        info = build.build_data_version(data_dir, WindowSpec.from_config(settings), settings.split, settings.shard_mb,
+                                        PoolSettings.from_config(settings, "windows"))
+        build.print_summary(info, data_dir / "windows")
+        return info

@@ -102,12 +102,14 @@ class HealthConfig:
 
 @dataclass
 class SimulateCommand:
+    lock_timeout_s: float = MISSING  # how long to wait for another command writing paths.data_dir
     paths: PathsConfig = field(default_factory=PathsConfig)
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
 
 
 @dataclass
 class PrepareCommand:
+    lock_timeout_s: float = MISSING  # how long to wait for another command writing paths.data_dir
     paths: PathsConfig = field(default_factory=PathsConfig)
     source: SourceConfig = field(default_factory=SourceConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
@@ -144,6 +146,9 @@ class TrainCommand:
     seed: int = MISSING
     task_name: str = MISSING
     ckpt_path: Optional[str] = MISSING  # resume from this checkpoint
+    resume: Optional[str] = MISSING  # auto: continue an unfinished run from its newest good checkpoint
+    run_dir: Optional[str] = MISSING  # with resume=auto: the run to continue (else the newest unfinished one)
+    lock_timeout_s: float = MISSING  # how long to wait for a command writing the data folder
     test_after_fit: bool = MISSING
     report_plots: bool = MISSING  # draw the test report's PNG plots
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -473,6 +478,7 @@ RANGES: Dict[str, Range] = {
     "compare.confidence": Range(0, 1, low_inclusive=False, high_inclusive=False),
     "predict.batch_size": AT_LEAST_ONE, "predict.threads": AT_LEAST_ONE, "predict.top_scenes": NOT_NEGATIVE,
     "predict.drift.threshold": NOT_NEGATIVE, "predict.drift.max_windows": AT_LEAST_ONE,
+    "lock_timeout_s": NOT_NEGATIVE,
 }
 # Values that must fit together.
 SUMS_BELOW_ONE = (("windows.split.val_fraction", "windows.split.test_fraction"),)

@@ -11,6 +11,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 from matplotlib.figure import Figure
 
+from drivelab.atomic import save_figure
 from drivelab.evaluation.results import Evaluation
 
 # Margins are fixed rather than found by constrained layout, which measures every text and draws the figure twice
@@ -45,7 +46,7 @@ def error_vs_horizon(evaluation: Evaluation, path: Path) -> None:
     by_slice.set(ylabel=f"{horizon} [m]", title=f"{horizon} per slice")
     by_slice.grid(alpha=0.3, axis="y")
     by_slice.legend()
-    figure.savefig(path, dpi=100)
+    save_figure(figure, path, dpi=100)
 
 
 def _panels(evaluation: Evaluation) -> List[Tuple[str, Dict[str, np.ndarray], int]]:
@@ -95,4 +96,4 @@ def sample_grid(evaluation: Evaluation, path: Path, columns: int = 4) -> None:
     axes[0].set(xlabel="x forward [m]", ylabel="y left [m]")
     figure.suptitle(f"{evaluation.model}: history (blue), truth (green), prediction (red), "
                     f"{evaluation.baseline or 'no baseline'} (dashed), neighbours (grey)", fontsize=10)
-    figure.savefig(path, dpi=90)
+    save_figure(figure, path, dpi=90)

@@ -75,7 +75,7 @@ def build_callbacks(callbacks_cfg: Any, run: RunDirectory, with_logger: bool = T
     monitor has nowhere to write; without validation there is no metric to stop early on or to pick a best
     checkpoint by (the last one is kept); without `progress_bar` (trainer.enable_progress_bar=false) no bar."""
     callbacks = []
-    for conf in (callbacks_cfg or {}).values():
+    for name, conf in (callbacks_cfg or {}).items():
         if not conf:
             continue
         kind = str(conf["_target_"]).rsplit(".", 1)[-1]
@@ -86,16 +86,19 @@ def build_callbacks(callbacks_cfg: Any, run: RunDirectory, with_logger: bool = T
         kwargs: Dict[str, Any] = {}
         if kind == "ModelCheckpoint":
             kwargs["dirpath"] = str(run.checkpoints)
-            if not validation:
+            if not validation and conf.get("monitor") not in ("step", "epoch"):  # step checkpoints need no metric
                 kwargs.update(monitor=None, save_top_k=1)
-        callbacks.append(instantiate(conf, **kwargs))
+        with trainer_settings_explained(f"callbacks.{name}"):
+            callbacks.append(instantiate(conf, **kwargs))
     return callbacks
 
 
 def build_trainer(cfg: DictConfig, run: RunDirectory, loggers: Sequence[Any], callbacks: Sequence[pl.Callback]) -> pl.Trainer:
+    from drivelab.runs.checkpoint_io import AtomicCheckpointIO
+
     with trainer_settings_explained():
         trainer = instantiate(cfg.trainer, logger=list(loggers) or False, callbacks=list(callbacks),
-                              default_root_dir=str(run.path))
+                              default_root_dir=str(run.path), plugins=[AtomicCheckpointIO()])
     if cfg.trainer.get("deterministic"):
         # Deterministic kernels stay on; only PyTorch's NaN fill of every new tensor (a debugging aid that cost
         # ~1.9 ms per CPU step, benchmarks/training_step.py) goes: kernels overwrite what they allocate anyway.
@@ -104,8 +107,9 @@ def build_trainer(cfg: DictConfig, run: RunDirectory, loggers: Sequence[Any], ca
 
 
 @contextmanager
-def trainer_settings_explained() -> Iterator[None]:
-    """Lightning's refusal of a setting (an accelerator this machine lacks, a fraction of one batch) as one line."""
+def trainer_settings_explained(key: str = "trainer") -> Iterator[None]:
+    """A refusal of a setting under `key` (an accelerator this machine lacks, a fraction of one batch, a callback's
+    mode) as one line naming the key, not Hydra's "Error executing job" block. Other errors keep their traceback."""
     from hydra.errors import InstantiationException
     from lightning_fabric.utilities.exceptions import MisconfigurationException
 
@@ -113,8 +117,11 @@ def trainer_settings_explained() -> Iterator[None]:
         yield
     except (MisconfigurationException, InstantiationException) as exc:
         cause = exc.__cause__ if isinstance(exc, InstantiationException) and exc.__cause__ else exc
+        if isinstance(exc, InstantiationException) and not isinstance(cause, (MisconfigurationException, ValueError,
+                                                                              TypeError)):
+            raise
         first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
-        raise ConfigError(f"trainer: {first}") from None
+        raise ConfigError(f"{key}: {first}") from None
 
 
 def test(cfg: DictConfig, checkpoint: Optional[Path] = None, limit_test_batches: Any = None,

@@ -76,6 +76,9 @@ class Run:
         from drivelab.config.validate import check
 
         saved = {"fault": {"nan_at_step": None}, **self.saved_config}  # runs recorded before fault injection
+        # How a run was started is not part of it (runs recorded before these settings existed lack them).
+        saved.update(resume=None, run_dir=None)
+        saved.setdefault("lock_timeout_s", 600)
         config = check("train", OmegaConf.create(saved))
         windows_dir = Path(config.data.windows_dir)
         if not windows_dir.is_absolute() and not windows_dir.exists() and self.manifest.get("windows_dir"):

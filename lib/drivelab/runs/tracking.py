@@ -11,12 +11,14 @@ from drivelab.runs.directory import RunDirectory
 
 
 def build_loggers(logger_cfg: Optional[Dict[str, Any]], run: RunDirectory, config: Dict[str, Any],
-                  tracking_id: Optional[str] = None) -> List[Any]:
+                  tracking_id: Optional[str] = None, resume: bool = False) -> List[Any]:
     """Instantiate every configured logger, pointed at `run.logs`, and give each the resolved config. W&B gets the
     run's own random id (`tracking_id`, kept in the manifest): directory names repeat (the pipeline always writes
     models/train, multirun jobs are 0, 1, ...), and `wandb sync` would merge runs that shared an id."""
     loggers = []
-    for conf in (logger_cfg or {}).values():
+    from drivelab.runs.builder import trainer_settings_explained
+
+    for name, conf in (logger_cfg or {}).items():
         if not conf:
             continue
         conf = dict(conf)
@@ -26,7 +28,10 @@ def build_loggers(logger_cfg: Optional[Dict[str, Any]], run: RunDirectory, confi
             os.environ["WANDB_DIR"] = str(run.logs)
             os.environ.setdefault("WANDB_MODE", conf.get("mode") or "offline")
             kwargs.update(name=run.path.name, id=tracking_id)
-        logger = instantiate(conf, **kwargs)
+            if resume:  # a resumed run continues its W&B run (same id; Lightning logs trainer/global_step)
+                kwargs["resume"] = "allow"
+        with trainer_settings_explained(f"logger.{name}"):
+            logger = instantiate(conf, **kwargs)
         # Lightning always passes `anonymous` (None) to wandb.init, which warns that the setting is deprecated.
         getattr(logger, "_wandb_init", {}).pop("anonymous", None)
         loggers.append(logger)

@@ -15,7 +15,7 @@ import optuna
 from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
-from drivelab.atomic import write_text
+from drivelab.atomic import save_figure, write_text
 from drivelab.config.validate import ConfigError, compose, conf_dir
 from drivelab.runs import RunDirectory
 from drivelab.sweep.space import override_key
@@ -157,11 +157,33 @@ def save_plots(study: optuna.Study, sweep_dir: Path) -> Dict[str, str]:
                 warnings.simplefilter("ignore")
                 axes = draw(study)
             figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
-            figure.savefig(folder / f"{name}.png", dpi=110, bbox_inches="tight")
+            save_figure(figure, folder / f"{name}.png", dpi=110, bbox_inches="tight")
             plt.close(figure)
         except (ValueError, RuntimeError, ZeroDivisionError) as exc:  # too few finished trials for this plot
             skipped[name] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return skipped
+
+
+def queued_retries(study: optuna.Study) -> Dict[int, int]:
+    """Re-queued parameters of interrupted trials still waiting (queued trial number -> interrupted trial number).
+
+    A study killed with several trials in flight queues each of them again; the resumed study stops as soon as it
+    has its asked number of finished trials, so retries beyond that number stay queued for a later, larger run."""
+    trials = study.get_trials(deepcopy=False)
+    taken = {tuple(trial.system_attrs.get("retry_history", ())) for trial in trials if trial.state != TrialState.WAITING}
+    queued: Dict[int, int] = {}
+    for trial in trials:
+        history = tuple(trial.system_attrs.get("retry_history", ()))
+        if trial.state == TrialState.WAITING and history and history not in taken:
+            taken.add(history)  # two workers may queue one dead trial twice: only one of them will run
+            queued[trial.number] = trial.system_attrs["failed_trial"]
+    return queued
+
+
+def queued_note(queued: Dict[int, int], n_trials: int) -> str:
+    interrupted = ", ".join(str(number) for number in sorted(queued.values()))
+    return (f"{len(queued)} interrupted trial(s) ({interrupted}) stay queued with their parameters: the study already "
+            f"has its {n_trials} trials; a later run with sweep.n_trials={n_trials + len(queued)} runs them first")
 
 
 def settle_manifests(study: optuna.Study) -> None:

@@ -8,6 +8,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 
+from drivelab.atomic import save_figure
 from drivelab.data.health.features import DISCRETE, FEATURE_UNITS, FeatureSample
 from drivelab.data.windows.store import SPLITS
 from drivelab.data.windows.extract import INTENTIONS
@@ -75,7 +76,7 @@ def features_plot(sample: FeatureSample, path: Path, bins: int = 40) -> Path:
     sampled = "all windows" if sample.stride == 1 else f"every {sample.stride}th window"
     figure.suptitle(f"feature distributions per split ({sampled})", fontsize=10)
     figure.tight_layout()
-    figure.savefig(path, dpi=90)
+    save_figure(figure, path, dpi=90)
     plt.close(figure)
     return path
 
@@ -116,6 +117,6 @@ def flow_plot(report: Dict[str, Any], path: Path) -> Path:
                    ha="center", va="center")
         right.axis("off")
     figure.tight_layout()
-    figure.savefig(path, dpi=90)
+    save_figure(figure, path, dpi=90)
     plt.close(figure)
     return path

@@ -319,18 +319,19 @@ def clean(data_dir: Path, max_jump_m: float, workers: Union[int, PoolSettings]) 
         raise MissingInputError(f"no ingested recordings in {data_dir / RAW_DIR_NAME}; run `drivelab ingest` first")
     parts_dir = Path(tempfile.mkdtemp(dir=data_dir, prefix=".quarantine.", suffix=".parts"))
     try:
+        quarantine_file = data_dir / QUARANTINE_FILE
+        quarantine_tmp = parts_dir / QUARANTINE_FILE
         with replace_dir(data_dir / "tracks") as staging:
             arguments = [(str(folder), str(staging), str(parts_dir), max_jump_m) for folder in folders]
             report = combine_reports(dict(run_in_pool(clean_shard, arguments, workers, "clean")), max_jump_m)
             parts = [pq.read_table(parts_dir / f"{folder.name}.parquet") for folder in folders]
-            quarantine_file = data_dir / QUARANTINE_FILE
-            tmp = quarantine_file.with_name(f".{quarantine_file.name}.tmp")
-            pq.write_table(pa.concat_tables(parts), tmp)
-            tmp.replace(quarantine_file)
-            write_json(data_dir / REPORT_FILE, report)
-            if not report["rows"]["kept"]:
-                raise DrivelabError(f"no row of {len(folders)} recordings survived cleaning; the reasons are in "
-                                    f"{data_dir / REPORT_FILE} and every row is in {quarantine_file}")
+            pq.write_table(pa.concat_tables(parts), quarantine_tmp)
+        # Tracks first, then quarantine, then the report: a report never describes tracks that are not yet there.
+        quarantine_tmp.replace(quarantine_file)
+        write_json(data_dir / REPORT_FILE, report)
+        if not report["rows"]["kept"]:
+            raise DrivelabError(f"no row of {len(folders)} recordings survived cleaning; the reasons are in "
+                                f"{data_dir / REPORT_FILE} and every row is in {quarantine_file}")
     finally:
         shutil.rmtree(parts_dir, ignore_errors=True)
     seconds = time.perf_counter() - started

@@ -56,6 +56,7 @@ class WindowDataModule(pl.LightningDataModule):
         self.info: Dict[str, Any] = store.read_info(self.windows_dir)
         self.augmenter = Augmenter(dict(augment or {}), seed=augment_seed, spec=self.info["spec"])
         self.datasets: Dict[str, WindowDataset] = {}
+        self.resume_position: Optional[tuple[int, int]] = None  # (epoch, batches done), set when a run resumes
 
     @property
     def shapes(self) -> Dict[str, Any]:
@@ -82,9 +83,12 @@ class WindowDataModule(pl.LightningDataModule):
         # Whole index arrays per batch (see drivelab.data.windows.sampling): no per-window Python work, and under
         # DDP every window once per epoch, in the same global batches as one process.
         order = ShuffledOrder(dataset) if shuffle else SequentialSampler(dataset)
+        batches = WindowBatches(order, batch_size)
+        if shuffle and self.resume_position is not None:
+            batches.resume_at(*self.resume_position)  # a resumed run sees the batches an uninterrupted one would
         return DataLoader(
             dataset,
-            batch_sampler=WindowBatches(order, batch_size),
+            batch_sampler=batches,
             collate_fn=collate,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,

@@ -51,6 +51,12 @@ class WindowBatches(BatchSampler):
 
     def __init__(self, sampler: Sampler, batch_size: int, drop_last: bool = False) -> None:
         super().__init__(sampler, batch_size, drop_last)
+        self._resume: Optional[tuple] = None
+
+    def resume_at(self, epoch: int, batches_done: int) -> None:
+        """The next pass is epoch `epoch` from its batch `batches_done` on: a run resumed part-way into an epoch
+        sees exactly the batches an uninterrupted run would have seen. Later passes are whole epochs."""
+        self._resume = (int(epoch), int(batches_done))
 
     def _plan(self):
         sampler = self.sampler
@@ -62,12 +68,19 @@ class WindowBatches(BatchSampler):
         return len(sampler), False, 0, 0, 0, 1
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        skip = 0
+        if self._resume is not None:
+            epoch, skip = self._resume
+            self._resume = None
+            if hasattr(self.sampler, "set_epoch"):
+                self.sampler.set_epoch(epoch)
         length, shuffle, seed, epoch, rank, ranks = self._plan()
         if ranks > length:
             raise ValueError(f"{length} windows cannot be shared by {ranks} ranks")
         order = epoch_order(length, shuffle, seed, epoch)
-        for start, stop in self._global_batches(length, ranks):
-            yield order[start:stop][rank::ranks]
+        for index, (start, stop) in enumerate(self._global_batches(length, ranks)):
+            if index >= skip:
+                yield order[start:stop][rank::ranks]
 
     def _global_batches(self, length: int, ranks: int):
         size = self.batch_size * ranks
