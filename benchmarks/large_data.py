@@ -34,8 +34,9 @@ def folder_bytes(folder: Path) -> int:
     return sum(path.stat().st_size for path in Path(folder).rglob("*") if path.is_file())
 
 
-def measure_build(tracks_dir: Path, windows_dir: Path) -> dict:
-    """Probe run in a fresh process: the windows build of every track file under tracks_dir."""
+def measure_build(tracks_dir: Path, windows_dir: Path, shard_mb: str = "") -> dict:
+    """Probe run in a fresh process: the windows build of every track file under tracks_dir (each split's writer
+    holds up to one shard of pending windows: about 3 x shard_mb in all)."""
     from drivelab.config.validate import compose
     from drivelab.data.windows.build import build
     from drivelab.data.windows.spec import WindowSpec
@@ -45,7 +46,7 @@ def measure_build(tracks_dir: Path, windows_dir: Path) -> dict:
     started = time.perf_counter()
     with PeakRssAnon() as peak:
         info = build(tracks_dir, windows_dir, WindowSpec.from_config(settings), settings.split,
-                     int(settings.shard_mb * MIB), workers=1)
+                     int(float(shard_mb or settings.shard_mb) * MIB), workers=1)
     return {"peak_bytes": peak.peak_bytes, "seconds": time.perf_counter() - started, "windows": info["summary"]["windows"]}
 
 
@@ -65,7 +66,7 @@ def measure_train(data_dir: Path, run_dir: Path) -> dict:
     return {"peak_bytes": peak.peak_bytes, "seconds": seconds, "global_step": manifest.get("global_step")}
 
 
-def probe(kind: str, *paths: Path) -> dict:
+def probe(kind: str, *paths) -> dict:
     done = subprocess.run([sys.executable, __file__, "--probe", kind, *map(str, paths)], capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"{kind} probe failed:\n{done.stderr[-3000:]}")
@@ -91,12 +92,14 @@ def main(argv: List[str] | None = None) -> None:
     parser.add_argument("--limit-mib", type=float, default=768, help="memory limit: peak RssAnon of each process")
     parser.add_argument("--factor", type=float, default=3.0, help="windows on disk = factor x the limit")
     parser.add_argument("--episodes", type=int, default=6, help="simulated episodes replicated to the size")
+    parser.add_argument("--shard-mb", default="", help="windows.shard_mb of the build (default: conf/windows)")
     parser.add_argument("--work-dir", type=Path, help="folder for the data (default: a temporary folder, removed)")
     parser.add_argument("--probe", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.probe:
         kind, *paths = args.probe
-        result = measure_build(*map(Path, paths)) if kind == "build" else measure_train(*map(Path, paths))
+        result = (measure_build(Path(paths[0]), Path(paths[1]), *paths[2:]) if kind == "build"
+                  else measure_train(*map(Path, paths)))
         print(json.dumps(result))
         return
 
@@ -106,7 +109,7 @@ def main(argv: List[str] | None = None) -> None:
     try:
         base = scratch / "base"
         prepare_base(base, args.episodes, backend)
-        base_build = probe("build", base / "tracks", base / "windows")
+        base_build = probe("build", base / "tracks", base / "windows", args.shard_mb)
         per_copy_bytes = folder_bytes(base / "windows")
         copies = max(1, math.ceil(args.factor * limit_bytes / per_copy_bytes))
         large = scratch / "large"
@@ -114,7 +117,7 @@ def main(argv: List[str] | None = None) -> None:
         for copy in range(copies):
             for path in sorted((base / "tracks").glob("*.parquet")):
                 shutil.copy(path, large / "tracks" / f"{path.stem}_copy{copy:04d}.parquet")
-        built = probe("build", large / "tracks", large / "windows")
+        built = probe("build", large / "tracks", large / "windows", args.shard_mb)
         windows_bytes = folder_bytes(large / "windows")
         trained = probe("train", large, scratch / "run")
     finally:
