@@ -51,6 +51,12 @@ def benchmark_names() -> List[str]:
     return names
 
 
+def scripts_outside_the_suite() -> List[str]:
+    """Benchmark scripts without `measure` (run on their own; listed so that none is forgotten silently)."""
+    return sorted(path.stem for path in HERE.glob("*.py") if not path.stem.startswith("_")
+                  and path.stem not in {"suite"} and path.stem not in benchmark_names())
+
+
 def meets_goal(figure: Figure) -> Optional[bool]:
     goal, ratio = figure.get("goal"), figure.get("ratio")
     if goal is None or ratio is None:
@@ -169,7 +175,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               "machine": host,
               "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "seconds": time.perf_counter() - started, "figures": figures}
+    record["outside_the_suite"] = scripts_outside_the_suite()
     print("\n" + table(figures))
+    if record["outside_the_suite"]:
+        print(f"\nnot in the suite (no measure(quick) function): {', '.join(record['outside_the_suite'])}")
     if not args.no_write:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "benchmarks.json").write_text(json.dumps(record, indent=2) + "\n")

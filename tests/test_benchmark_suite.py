@@ -51,6 +51,7 @@ def test_every_timing_benchmark_is_found_and_the_accuracy_benchmark_is_not():
     assert {"training_step", "data_loading", "config_commands", "run_overhead", "windowing", "pipeline",
             "sweep_workers"} <= set(names)
     assert "model_quality" not in names and "suite" not in names
+    assert "model_quality" in suite.scripts_outside_the_suite() and "suite" not in suite.scripts_outside_the_suite()
 
 
 def test_check_exits_1_on_a_regression_and_the_record_holds_goal_machine_and_command(tmp_path, monkeypatch):
