@@ -126,8 +126,6 @@ def substitute(words: List[str], state: Dict[str, object]) -> List[str]:
             words += TINY_COMPARISON
         if command == "sweep":
             words += ["search.n_trials=2"]
-    elif words[0] == "git":
-        words = ["git", *words[1:]]  # run as written, in the clone
     elif words[0] == "dvc":
         words = [str(BIN_DIR / "dvc"), *words[1:]]
     return words
