@@ -67,3 +67,12 @@ def test_prediction_table_has_a_row_per_window_and_step_with_mode_probabilities_
     assert (last["recording"], last["vehicle_id"], last["frame"]) == ("b", 9, 30)
     assert last["mode_1_probability"] == pytest.approx(0.8) and last["x_m"] == pytest.approx(positions[2, 3, 0])
     assert last["error_m"] == pytest.approx(float(np.linalg.norm(positions[2, 3] - batch["future"][2, 3])), rel=1e-5)
+
+
+def test_a_dirty_tree_is_refused_naming_every_changed_file_in_full(versions):
+    from drivelab.registry.repository import check_clean
+
+    (versions / "model.txt").write_text("edited")
+    (versions / "notes.txt").write_text("mine")
+    with pytest.raises(DrivelabError, match=r"not clean \(model\.txt, notes\.txt\)"):
+        check_clean(versions)

@@ -28,7 +28,9 @@ def root(path: Path) -> Path:
 
 def check_clean(repo: Path) -> None:
     """Refuse a working tree with uncommitted changes or untracked files: a promotion's commit holds only itself."""
-    changed: List[str] = [line[3:] for line in git(repo, "status", "--porcelain").splitlines() if line.strip()]
+    # `git` strips its output, and with it the first line's leading status blank: split off the status instead
+    changed: List[str] = [line.split(maxsplit=1)[1] for line in git(repo, "status", "--porcelain").splitlines()
+                          if line.strip()]
     if changed:
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
         raise DrivelabError(f"the working tree of {repo} is not clean ({shown}): commit or stash the changes first, "
