@@ -40,7 +40,7 @@ def measure_build(tracks_dir: Path, windows_dir: Path, shard_mb: str = "") -> di
     from drivelab.config.validate import compose
     from drivelab.data.windows.build import build
     from drivelab.data.windows.spec import WindowSpec
-    from drivelab.memory import PeakRssAnon
+    from drivelab.resources import PeakRssAnon
 
     settings = compose("prepare").windows
     started = time.perf_counter()
@@ -53,7 +53,7 @@ def measure_build(tracks_dir: Path, windows_dir: Path, shard_mb: str = "") -> di
 def measure_train(data_dir: Path, run_dir: Path) -> dict:
     """Probe run in a fresh process: one training epoch (with validation) on data_dir/windows."""
     from drivelab.config.validate import compose
-    from drivelab.memory import PeakRssAnon
+    from drivelab.resources import PeakRssAnon
 
     with PeakRssAnon() as peak:  # from before the imports of torch and Lightning: the whole process counts
         from drivelab.runs.training import train

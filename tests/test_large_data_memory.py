@@ -23,7 +23,7 @@ PROBE = textwrap.dedent("""
     import json, sys
     from pathlib import Path
     from drivelab.config.validate import compose
-    from drivelab.memory import PeakRssAnon
+    from drivelab.resources import PeakRssAnon
     from drivelab.runs.training import train
 
     data_dir, run_dir = Path(sys.argv[1]), Path(sys.argv[2])
