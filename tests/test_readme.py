@@ -40,6 +40,7 @@ TERMINAL_COLUMNS = 120
 SKIPPED: Dict[str, str] = {
     "make test": "the test suite itself (it runs this file)",
     "make lab": "a server that runs until stopped (tests/test_jupyterlab_server.py starts it)",
+    "make bench": "minutes of measuring (tests/test_benchmark_suite.py tests the suite's logic)",
 }
 ALREADY_DONE = ("make setup", "source .venv/bin/activate")
 TINY_PIPELINE = ["evaluate", "-S", "simulate.episodes=4", "-S", "simulate.duration_s=20", "-S", "trainer.max_epochs=1",
