@@ -24,7 +24,7 @@ def served(sim_data_dir, trained_run, tmp_path_factory):
     repo = make_registry_repo(root, sim_data_dir / "windows")
     promote(repo, copy_run(trained_run, root / "runs" / "good"), "prod")
     promote(repo, copy_run(trained_run, root / "runs" / "worse", weight_noise=0.05), "staging",
-            "gate.incumbent.tolerance=1")  # worse than production, deliberately
+            "gate.incumbent.tolerance=10")  # worse than production, deliberately
     return repo
 
 

@@ -12,13 +12,15 @@ def epoch_table(run_dir: Union[str, Path]) -> pd.DataFrame:
     """One row per epoch: the last value logged in that epoch for each train/val metric and learning rate.
 
     Lightning's CSV logger writes sparse rows (one per logging call) and a new version folder when a run resumes;
-    later versions win for epochs they repeat. Test metrics are left out (they belong to no epoch).
+    later versions win for epochs they repeat. Test metrics and health figures are left out.
     """
     files = sorted(Path(run_dir).glob("logs/csv/**/metrics.csv"), key=lambda p: (len(p.parts), str(p)))
     if not files:
         return pd.DataFrame(columns=["epoch"])
     logged = pd.concat([pd.read_csv(path).assign(_version=i) for i, path in enumerate(files)], ignore_index=True)
-    logged = logged.drop(columns=[c for c in logged.columns if c.startswith("test/")])
+    # Test metrics belong to no epoch; health figures have their own record (health.json, health.png) and the
+    # last of them is logged after the final epoch.
+    logged = logged.drop(columns=[c for c in logged.columns if c.startswith(("test/", "test_slices/", "health/"))])
     # Learning rates are logged just before their epoch, on rows without one: they belong to the next epoch.
     logged["epoch"] = logged.groupby("_version")["epoch"].bfill()
     values = [c for c in logged.columns if c not in ("epoch", "step", "_version")]
