@@ -53,5 +53,6 @@ def test_one_epoch_on_four_times_the_windows_needs_about_the_same_memory(tmp_pat
     large_growth, large_bytes = _train_growth(tmp_path, 24)
     extra_bytes = large_bytes - small_bytes
     assert extra_bytes > 10 * SHARD_MB * 2**20  # the larger version spans many more shards
-    # Holding the training split (or a copy per epoch) would add at least extra_bytes.
-    assert large_growth - small_growth < extra_bytes / 4, (small_growth, large_growth, extra_bytes)
+    # Holding the training split (or a copy per epoch) would add at least extra_bytes; what does grow with the data
+    # (the epoch's order, allocator slack) stays well below half of it, also on a busy machine.
+    assert large_growth - small_growth < extra_bytes / 2, (small_growth, large_growth, extra_bytes)

@@ -9,7 +9,6 @@ table, the best trial's overrides and config, and plots.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import os
 from pathlib import Path
 from typing import Any, Dict, List
@@ -34,7 +33,7 @@ def main(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
     finished = counts.get("COMPLETE", 0) + counts.get("PRUNED", 0)
     print(f"sweep '{plan.study}': {finished} of {plan.n_trials} trials finished so far; {plan.n_workers} worker(s) x "
           f"{plan.torch_threads} torch thread(s); storage {masked(plan.storage)}", flush=True)
-    importlib.import_module("drivelab.runs.training")  # loaded once here, so forked workers start with it
+    import drivelab.runs.training  # noqa: F401  (imported once here, so forked workers start with it loaded)
 
     try:
         run_workers(plan)
