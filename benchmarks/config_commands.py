@@ -12,7 +12,6 @@ the second figure, the same command against importing Lightning in the same roun
 
 from __future__ import annotations
 
-import argparse
 import resource
 import ast
 import statistics
@@ -79,7 +78,6 @@ def measure(quick: bool) -> List[Dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true")
-    for figure in measure(parser.parse_args().quick):
-        print(f"{figure['what']}: {figure['ratio']:.3f}x  {figure['raw']}")
+    from suite import run_alone
+
+    run_alone(measure, __doc__)

@@ -8,7 +8,6 @@ Rates are per CPU second of the loading process, in the same process for every a
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -94,7 +93,6 @@ def measure(quick: bool) -> List[Dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true")
-    for figure in measure(parser.parse_args().quick):
-        print(f"{figure['what']}: {figure['ratio']:.3f}x  {figure['raw']}")
+    from suite import run_alone
+
+    run_alone(measure, __doc__)

@@ -17,7 +17,6 @@ same for a windows folder 8x larger: cached, the cost is a stat per file, not a 
 
 from __future__ import annotations
 
-import argparse
 import resource
 import os
 import shutil
@@ -108,7 +107,6 @@ def measure(quick: bool) -> List[Dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true")
-    for figure in measure(parser.parse_args().quick):
-        print(f"{figure['what']}: {figure['ratio']:.3f}x  {figure['raw']}")
+    from suite import run_alone
+
+    run_alone(measure, __doc__)

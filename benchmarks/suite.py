@@ -141,6 +141,14 @@ def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def run_alone(measure: Any, doc: str) -> None:
+    """`python benchmarks/<name>.py [--quick]`: one benchmark's figures without the suite's table and record."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    for figure in measure(parser.parse_args().quick):
+        print(f"{figure['what']}: {figure['ratio']:.3f}x  {figure['raw']}")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="the small size: a few minutes in all")

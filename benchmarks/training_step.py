@@ -17,7 +17,6 @@ through `torch.nn.utils.clip_grad_norm_` (Lightning's default) instead of drivel
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -181,7 +180,6 @@ def measure(quick: bool) -> List[Dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true")
-    for figure in measure(parser.parse_args().quick):
-        print(f"{figure['what']}: {figure['ratio']:.3f}x  {figure['raw']}")
+    from suite import run_alone
+
+    run_alone(measure, __doc__)
