@@ -65,6 +65,16 @@ def measure(quick: bool) -> List[Dict[str, Any]]:
             arrays = split.gather(np.sort(order[start:start + BATCH]))
             yield {name: torch.from_numpy(array) for name, array in arrays.items()}
 
+    def gather_and_draws():
+        """The floor of augmented loading: the gather plus the random numbers mirror + noise must draw."""
+        generator = torch.Generator().manual_seed(0)
+        for batch in gather():
+            n, steps = batch["history"].shape[:2]
+            torch.rand(n, generator=generator)
+            torch.randn((n, steps, 2), generator=generator)
+            torch.randn((*batch["neighbours"].shape[:3], 2), generator=generator)
+            yield batch
+
     def loader(*overrides: str):
         module = instantiate(compose("train", [f"paths.data_dir={data_dir}", f"data.batch_size={BATCH}", *overrides]).data)
         module.setup("fit")
@@ -72,6 +82,7 @@ def measure(quick: bool) -> List[Dict[str, Any]]:
 
     per_item = DataLoader(PerItem(split), batch_size=BATCH, shuffle=True)
     arms: Dict[str, Callable[[], Any]] = {"gather": gather, "loader": loader(), "per_item": lambda: iter(per_item),
+                                          "gather_and_draws": gather_and_draws,
                                           "loader_augmented": loader("augment=[mirror,noise]")}
     rates: Dict[str, List[float]] = {name: [] for name in arms}
     for _ in range(rounds):
@@ -87,6 +98,9 @@ def measure(quick: bool) -> List[Dict[str, Any]]:
         {"name": "loading_augmented_loader_vs_gather",
          "what": "training DataLoader with augment=[mirror,noise] vs one sorted gather per batch",
          "ratio": rate["loader_augmented"] / rate["gather"], "goal": GOAL, "better": "higher", "raw": raw},
+        {"name": "loading_augmented_loader_vs_gather_and_draws",
+         "what": "training DataLoader with augment=[mirror,noise] vs the gather plus the same random draws",
+         "ratio": rate["loader_augmented"] / rate["gather_and_draws"], "goal": None, "better": "higher", "raw": raw},
         {"name": "loading_per_item_vs_gather", "what": "per-item __getitem__ DataLoader vs one sorted gather per batch",
          "ratio": rate["per_item"] / rate["gather"], "goal": None, "better": "higher", "raw": raw},
     ]

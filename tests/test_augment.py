@@ -109,6 +109,17 @@ def test_positional_noise_moves_observed_positions_only(windows):
     assert torch.equal(out["future"], batch["future"])
 
 
+def test_positional_noise_scales_positions_and_speeds_of_present_neighbours_separately(windows):
+    batch = as_batch(windows)
+    out = positional_noise(batch, generator=torch.Generator().manual_seed(0), std_m=0.5, velocity_std_mps=0.05)
+    moved = out["neighbours"] - batch["neighbours"]
+    present = batch["neighbour_mask"]
+    assert moved[present][:, :2].std().item() == pytest.approx(0.5, rel=0.05)
+    assert moved[present][:, 2:].std().item() == pytest.approx(0.05, rel=0.05)
+    assert (out["neighbours"][~present] == 0).all()  # absent slots stay empty
+    assert (out["history"] - batch["history"])[:, :, 2:].std().item() == pytest.approx(0.05, rel=0.1)
+
+
 def test_neighbour_dropout_hides_about_the_configured_share(windows):
     batch = as_batch(windows)
     out = neighbour_dropout(batch, generator=torch.Generator().manual_seed(0), rate=0.3)

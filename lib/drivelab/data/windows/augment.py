@@ -86,24 +86,27 @@ def positional_noise(batch: Batch, generator: Optional[torch.Generator] = None, 
 
     The target's present position stays at the origin (it defines the frame); absent neighbour slots stay zero;
     the future (the label) is untouched. Only the channels with a scale above 0 get draws (positions alone by
-    default: half the draws, which are most of this transform's cost), and the noise is added into one copy of each
-    array rather than through full-size temporaries."""
+    default), and each array gets its noise in one fused multiply-add into a copy: the Gaussian draws themselves
+    are most of what is left (about 0.3 ms per batch of 256 on one core)."""
     if std_m < 0 or velocity_std_mps < 0:
         raise ValueError(f"noise scales must be >= 0, got std_m={std_m}, velocity_std_mps={velocity_std_mps}")
     chosen = _chosen(batch, probability, generator)
     observed = slice(X, VY + 1) if velocity_std_mps > 0 else slice(X, Y + 1)  # features are x, y, vx, vy
-    scale = torch.tensor([std_m, std_m, velocity_std_mps, velocity_std_mps])[observed]
     history, neighbours = batch["history"], batch["neighbours"]
+    scale = torch.tensor([std_m, std_m, velocity_std_mps, velocity_std_mps], dtype=history.dtype)[observed]
+    one_scale = bool((scale == std_m).all())
     new = dict(batch)
 
-    noise = torch.randn((*history.shape[:2], len(scale)), generator=generator).mul_(scale)
+    noise = torch.randn((*history.shape[:2], len(scale)), generator=generator)
     noise[:, -1, :2] = 0.0
     new["history"] = history.clone()
-    new["history"][..., observed] += noise.mul_(chosen[:, None, None])
+    new["history"][..., observed].addcmul_(noise, chosen.to(history.dtype)[:, None, None] * scale)
 
-    noise = torch.randn((*neighbours.shape[:3], len(scale)), generator=generator).mul_(scale)
+    noise = torch.randn((*neighbours.shape[:3], len(scale)), generator=generator)
+    present = (batch["neighbour_mask"] & chosen[:, None, None]).unsqueeze(-1).to(neighbours.dtype)
     new["neighbours"] = neighbours.clone()
-    new["neighbours"][..., observed] += noise.mul_((batch["neighbour_mask"] & chosen[:, None, None]).unsqueeze(-1))
+    new["neighbours"][..., observed].addcmul_(noise if one_scale else noise.mul_(scale), present,
+                                              value=std_m if one_scale else 1.0)
     return new
 
 
@@ -240,6 +243,10 @@ def _bind(name: str, transform: Any, spec: Mapping[str, Any]) -> Transform:
             raise DrivelabError(f"{key}: cannot build the transform ({exc})") from None
     if not callable(transform):
         raise DrivelabError(f"{key} is not a transform; give it a `_target_` function and `_partial_: true`")
+    if isinstance(transform, functools.partial) and type(transform) is not functools.partial:
+        # Hydra's partial re-checks its target against every loaded module on each call (~1.4 ms, more than the
+        # transform itself, on every training batch); the registry has already checked the resolved function.
+        transform = functools.partial(transform.func, *transform.args, **(transform.keywords or {}))
     bound = dict(getattr(transform, "keywords", {}) or {})
     probability = bound.get("probability", 1.0)
     if not isinstance(probability, (int, float)) or not 0.0 <= probability <= 1.0:
