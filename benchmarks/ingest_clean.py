@@ -1,12 +1,17 @@
 """Speed of ingest + clean on highD and NGSIM recordings of realistic size, written from the published formats.
 
     .venv/bin/python benchmarks/ingest_clean.py [--vehicles 1800] [--recordings 4] [--repeat 3]
+    .venv/bin/python benchmarks/ingest_clean.py --quick      # the suite's figures; or through the suite: make bench
 
 A real highD recording holds ~1,800 vehicles seen for ~14 s at 25 Hz (~0.6M rows); the recordings are generated
 once into --workdir and reused. Prints rows/s of ingest + clean for one recording (clean files, and a file with one
 bad value, which is read a second time as bytes), for an NGSIM file of the same size, and the speed-up of 2 workers
 over 1 on several recordings (worker start-up included), each the best of --repeat runs, all in this one run.
 CPU seconds (this process and its workers) do not depend on what else runs on the machine; wall seconds do.
+
+The suite's figures (in a temporary folder) put the one-recording rows/s beside pandas.read_csv of the same file,
+the floor of reading it at all, and the file with a bad value beside the clean one; the 2-worker speed-up is
+pipeline.py's figure.
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ import os
 import resource
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any, Dict, List
 
 import numpy as np
+import pandas as pd
 from joblib.externals.loky import get_reusable_executor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the spec-based fixture writers
@@ -71,19 +79,13 @@ def timed(source: Path, data_dir: Path, source_format: str, workers: int) -> tup
     return seconds, cpu_seconds() - started_cpu, report["rows"]["in"]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vehicles", type=int, default=1800, help="vehicles per highD recording")
-    parser.add_argument("--recordings", type=int, default=4, help="recordings for the worker comparison")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per case; the fastest counts (shared machines)")
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/drivelab-bench"))
-    args = parser.parse_args()
-    work = args.workdir
+def write_sources(work: Path, vehicles: int, recordings: int) -> None:
+    """The benchmark's input files under `work` (those already there are kept)."""
     many, single, damaged, ngsim = work / "highd_many", work / "highd_one", work / "highd_damaged", work / "ngsim"
-    for number in range(1, args.recordings + 1):
+    for number in range(1, recordings + 1):
         if not (many / f"{number:02d}_tracks.csv").is_file():
             print(f"writing benchmark recording {number} into {many} (once) ...", file=sys.stderr)
-            write_recording(many, number, highd_vehicles(args.vehicles, number))
+            write_recording(many, number, highd_vehicles(vehicles, number))
     if not (ngsim / "us101.txt").is_file():
         for name in ("01_tracks.csv", "01_tracksMeta.csv", "01_recordingMeta.csv"):
             single.mkdir(parents=True, exist_ok=True)
@@ -93,7 +95,69 @@ def main() -> None:
         lines = read_lines(damaged / "01_tracks.csv")
         lines[1000] = lines[1000].replace(",", ",x", 1)  # the id becomes e.g. "x12": not a number
         write_lines(damaged / "01_tracks.csv", lines)
-        write_trajectories(ngsim / "us101.txt", ngsim_vehicles(args.vehicles, 3))
+        write_trajectories(ngsim / "us101.txt", ngsim_vehicles(vehicles, 3))
+
+
+def read_csv_timed(path: Path, source_format: str) -> tuple[float, float, int]:
+    """pandas.read_csv of a source file, as `timed` measures ingest + clean: wall seconds, CPU seconds, rows."""
+    started, started_cpu = time.perf_counter(), cpu_seconds()
+    table = pd.read_csv(path) if source_format == "highd" else pd.read_csv(path, sep=r"\s+", header=None)
+    return time.perf_counter() - started, cpu_seconds() - started_cpu, len(table)
+
+
+def measure(quick: bool) -> List[Dict[str, Any]]:
+    vehicles, repeat = (1800, 2) if quick else (1800, 3)
+    with tempfile.TemporaryDirectory(prefix="drivelab-ingest-") as scratch:
+        work = Path(scratch)
+        write_sources(work, vehicles, 1)
+        cases = {"highd": (work / "highd_one", "highd", work / "highd_one" / "01_tracks.csv"),
+                 "damaged": (work / "highd_damaged", "highd", None),
+                 "ngsim": (work / "ngsim", "ngsim", work / "ngsim" / "us101.txt")}
+        runs: Dict[str, List[tuple]] = {name: [] for name in [*cases, "highd_read_csv", "ngsim_read_csv"]}
+        for _ in range(repeat):  # arms in turns, so that the machine's load drifts over all of them alike
+            for name, (source, source_format, csv) in cases.items():
+                runs[name].append(timed(source, work / "out", source_format, 1))
+                if csv is not None:
+                    runs[f"{name}_read_csv"].append(read_csv_timed(csv, source_format))
+    # The fastest run counts, by CPU seconds (one process here: steady on a shared machine); wall beside it.
+    best = {name: min(values, key=lambda run: run[1]) for name, values in runs.items()}
+    raw: Dict[str, Any] = {"vehicles": vehicles, "repeat": repeat}
+    for name, (seconds, cpu, rows) in best.items():
+        raw.update({f"{name}_rows": rows, f"{name}_s": round(seconds, 3), f"{name}_cpu_s": round(cpu, 3),
+                    f"{name}_rows_per_cpu_s": round(rows / cpu)})
+
+    def rate(name: str) -> float:
+        return best[name][2] / best[name][1]
+
+    return [
+        {"name": "ingest_clean_highd_vs_read_csv",
+         "what": "ingest + clean of one highD recording vs pandas.read_csv of its tracks file (rows/s)",
+         "ratio": rate("highd") / rate("highd_read_csv"), "goal": None, "better": "higher", "raw": raw},
+        {"name": "ingest_clean_ngsim_vs_read_csv",
+         "what": "ingest + clean of an NGSIM file vs pandas.read_csv of it (rows/s)",
+         "ratio": rate("ngsim") / rate("ngsim_read_csv"), "goal": None, "better": "higher", "raw": raw},
+        {"name": "ingest_clean_bad_value_vs_clean",
+         "what": "ingest + clean of a highD recording with one bad value vs the clean one (CPU seconds)",
+         "ratio": best["damaged"][1] / best["highd"][1], "goal": None, "better": "lower", "raw": raw},
+    ]
+
+
+def main(argv: List[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--vehicles", type=int, default=1800, help="vehicles per highD recording")
+    parser.add_argument("--recordings", type=int, default=4, help="recordings for the worker comparison")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per case; the fastest counts (shared machines)")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/drivelab-bench"))
+    parser.add_argument("--quick", action="store_true", help="the suite's small size; prints its figures")
+    args = parser.parse_args(argv)
+    if args.quick:
+        from suite import run_alone
+
+        run_alone(measure, __doc__)
+        return
+    work = args.workdir
+    write_sources(work, args.vehicles, args.recordings)
+    many, single, damaged, ngsim = work / "highd_many", work / "highd_one", work / "highd_damaged", work / "ngsim"
 
     out = work / "out"
     results = {}

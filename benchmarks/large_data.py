@@ -4,11 +4,14 @@ not the page cache of the memory-mapped shards) must stay within the limit.
 
     .venv/bin/python benchmarks/large_data.py                          # limit 768 MiB, windows 3x that (~2.3 GiB)
     .venv/bin/python benchmarks/large_data.py --limit-mib 1024 --factor 4 --work-dir /scratch/large
+    .venv/bin/python benchmarks/large_data.py --quick     # limit 448 MiB, windows 1.1x that; or through the suite
 
 A few simulated episodes (SUMO when its extra is installed, else highway-env) are ingested and cleaned once; their
 track files are then replicated under new recording names until their windows reach `factor` x the limit. The
 build runs `drivelab.data.windows.build` with one process; training runs `drivelab.runs.training.train` (the
 reference MLP, defaults otherwise, CSV logger, no test pass). Prints one table. A benchmark, not a test.
+
+Goal: each process's peak RssAnon within the limit (the suite's ratio: peak / limit <= 1.0).
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import List
+from typing import Any, Dict, List
 
 MIB = 2**20
+FULL = {"limit_mib": 768.0, "factor": 3.0, "episodes": 6}
+QUICK = {"limit_mib": 448.0, "factor": 1.1, "episodes": 3}  # the suite's small size: windows still over the limit
 TRAIN_OVERRIDES = ["model=mlp", "trainer.max_epochs=1", "logger=csv", "test_after_fit=false",
                    "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
 
@@ -87,13 +92,69 @@ def prepare_base(data_dir: Path, episodes: int, backend: str) -> None:
     clean.clean(data_dir, 3.0, 2)
 
 
+def run(limit_mib: float, factor: float, episodes: int, shard_mb: str = "",
+        work_dir: Path | None = None) -> Dict[str, Any]:
+    """Builds windows `factor` x the limit and trains one epoch on them; the probes' results and the sizes."""
+    limit_bytes = int(limit_mib * MIB)
+    backend = "sumo" if importlib.util.find_spec("sumolib") else "highway_env"
+    scratch = Path(work_dir or tempfile.mkdtemp(prefix="drivelab-large-"))
+    try:
+        base = scratch / "base"
+        prepare_base(base, episodes, backend)
+        base_build = probe("build", base / "tracks", base / "windows", shard_mb)
+        per_copy_bytes = folder_bytes(base / "windows")
+        copies = max(1, math.ceil(factor * limit_bytes / per_copy_bytes))
+        large = scratch / "large"
+        (large / "tracks").mkdir(parents=True, exist_ok=True)
+        for copy in range(copies):
+            for path in sorted((base / "tracks").glob("*.parquet")):
+                shutil.copy(path, large / "tracks" / f"{path.stem}_copy{copy:04d}.parquet")
+        built = probe("build", large / "tracks", large / "windows", shard_mb)
+        windows_bytes = folder_bytes(large / "windows")
+        trained = probe("train", large, scratch / "run")
+    finally:
+        if work_dir is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return {"limit_bytes": limit_bytes, "backend": backend, "copies": copies, "per_copy_bytes": per_copy_bytes,
+            "windows_bytes": windows_bytes, "base_build": base_build, "built": built, "trained": trained}
+
+
+def measure(quick: bool) -> List[Dict[str, Any]]:
+    size = QUICK if quick else FULL
+    result = run(**size)
+    limit, built, trained, base_build = result["limit_bytes"], result["built"], result["trained"], result["base_build"]
+    raw = {**size, "backend": result["backend"], "copies": result["copies"], "windows": built["windows"],
+           "windows_mib": round(result["windows_bytes"] / MIB),
+           "windows_vs_limit": round(result["windows_bytes"] / limit, 2),
+           "reference_build_peak_mib": round(base_build["peak_bytes"] / MIB),
+           "build_peak_mib": round(built["peak_bytes"] / MIB), "train_peak_mib": round(trained["peak_bytes"] / MIB),
+           "build_s": round(built["seconds"], 1), "train_s": round(trained["seconds"], 1),
+           "train_steps": trained["global_step"]}
+    times = f"{result['windows_bytes'] / limit:.1f}x"
+    return [
+        {"name": "large_data_build_peak_vs_limit",
+         "what": f"windows build of data {times} the memory limit: peak RssAnon / limit",
+         "ratio": built["peak_bytes"] / limit, "goal": 1.0, "better": "lower", "raw": raw},
+        {"name": "large_data_train_peak_vs_limit",
+         "what": f"one training epoch on windows {times} the memory limit: peak RssAnon / limit",
+         "ratio": trained["peak_bytes"] / limit, "goal": 1.0, "better": "lower", "raw": raw},
+        # Flat is the point: the build's memory should not follow the data's size.
+        {"name": "large_data_build_peak_vs_reference",
+         "what": f"windows build peak RssAnon: {size['episodes'] * result['copies']} recordings vs {size['episodes']}",
+         "ratio": built["peak_bytes"] / base_build["peak_bytes"], "goal": None, "better": "lower", "raw": raw},
+    ]
+
+
 def main(argv: List[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--limit-mib", type=float, default=768, help="memory limit: peak RssAnon of each process")
-    parser.add_argument("--factor", type=float, default=3.0, help="windows on disk = factor x the limit")
-    parser.add_argument("--episodes", type=int, default=6, help="simulated episodes replicated to the size")
+    parser.add_argument("--limit-mib", type=float, default=FULL["limit_mib"],
+                        help="memory limit: peak RssAnon of each process")
+    parser.add_argument("--factor", type=float, default=FULL["factor"], help="windows on disk = factor x the limit")
+    parser.add_argument("--episodes", type=int, default=FULL["episodes"],
+                        help="simulated episodes replicated to the size")
     parser.add_argument("--shard-mb", default="", help="windows.shard_mb of the build (default: conf/windows)")
     parser.add_argument("--work-dir", type=Path, help="folder for the data (default: a temporary folder, removed)")
+    parser.add_argument("--quick", action="store_true", help="the suite's small size; prints its figures")
     parser.add_argument("--probe", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.probe:
@@ -102,28 +163,16 @@ def main(argv: List[str] | None = None) -> None:
                   else measure_train(*map(Path, paths)))
         print(json.dumps(result))
         return
+    if args.quick:
+        from suite import run_alone
 
-    limit_bytes = int(args.limit_mib * MIB)
-    backend = "sumo" if importlib.util.find_spec("sumolib") else "highway_env"
-    scratch = Path(args.work_dir or tempfile.mkdtemp(prefix="drivelab-large-"))
-    try:
-        base = scratch / "base"
-        prepare_base(base, args.episodes, backend)
-        base_build = probe("build", base / "tracks", base / "windows", args.shard_mb)
-        per_copy_bytes = folder_bytes(base / "windows")
-        copies = max(1, math.ceil(args.factor * limit_bytes / per_copy_bytes))
-        large = scratch / "large"
-        (large / "tracks").mkdir(parents=True, exist_ok=True)
-        for copy in range(copies):
-            for path in sorted((base / "tracks").glob("*.parquet")):
-                shutil.copy(path, large / "tracks" / f"{path.stem}_copy{copy:04d}.parquet")
-        built = probe("build", large / "tracks", large / "windows", args.shard_mb)
-        windows_bytes = folder_bytes(large / "windows")
-        trained = probe("train", large, scratch / "run")
-    finally:
-        if args.work_dir is None:
-            shutil.rmtree(scratch, ignore_errors=True)
+        run_alone(measure, __doc__)
+        return
 
+    result = run(args.limit_mib, args.factor, args.episodes, args.shard_mb, args.work_dir)
+    limit_bytes, copies, backend = result["limit_bytes"], result["copies"], result["backend"]
+    base_build, built, trained = result["base_build"], result["built"], result["trained"]
+    windows_bytes, per_copy_bytes = result["windows_bytes"], result["per_copy_bytes"]
     print(f"\n{args.episodes} {backend} episodes x {copies} copies = {built['windows']:,} windows, "
           f"{windows_bytes / MIB:,.0f} MiB on disk = {windows_bytes / limit_bytes:.1f}x the limit of "
           f"{args.limit_mib:,.0f} MiB")

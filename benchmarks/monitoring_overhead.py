@@ -2,6 +2,7 @@
 default), and Lightning's `detect_anomaly`, side by side in one run.
 
     .venv/bin/python benchmarks/monitoring_overhead.py [--steps 150] [--rounds 2] [--batch 256] [--hidden 256]
+    .venv/bin/python benchmarks/monitoring_overhead.py --quick     # the suite's figures (or: make bench)
 
 Every arm trains the same MLP (sized like drivelab's default model: a window's history in, 5 s of future positions
 out, random values) for the same steps, one thread, no logger, no checkpoints; arms take turns over several
@@ -17,7 +18,7 @@ import argparse
 import statistics
 import tempfile
 import time
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import pytorch_lightning as pl
 import torch
@@ -122,29 +123,70 @@ def one_arm(arm: str, steps: int, batch: int, hidden: int) -> Tuple[float, float
     return statistics.median(timer.times[5:]), statistics.fmean(spent[5:-1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=150)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--hidden", type=int, default=256)
-    args = parser.parse_args()
+ARMS = ["none", "health", "NaN guard", "health + NaN guard (default)", "detect_anomaly"]
+DEFAULT = "health + NaN guard (default)"
+KEYS = {"none": "none", "health": "health", "NaN guard": "nan_guard", DEFAULT: "default",
+        "detect_anomaly": "detect_anomaly"}  # the arms' names in the raw figures
+
+
+def run_arms(steps: int, rounds: int, batch: int, hidden: int) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """Per arm, the medians over the rounds of CPU seconds per step and of seconds per step inside the hooks."""
     torch.set_num_threads(1)
-    arms = ["none", "health", "NaN guard", "health + NaN guard (default)", "detect_anomaly"]
-    results: Dict[str, List[float]] = {arm: [] for arm in arms}
-    inside: Dict[str, List[float]] = {arm: [] for arm in arms}
-    for _ in range(args.rounds):
-        for arm in arms:
-            step_s, hooks_s = one_arm(arm, args.steps, args.batch, args.hidden)
+    results: Dict[str, List[float]] = {arm: [] for arm in ARMS}
+    inside: Dict[str, List[float]] = {arm: [] for arm in ARMS}
+    for _ in range(rounds):
+        for arm in ARMS:
+            step_s, hooks_s = one_arm(arm, steps, batch, hidden)
             results[arm].append(step_s)
             inside[arm].append(hooks_s)
     step = {arm: statistics.median(values) for arm, values in results.items()}
     own = {arm: statistics.median(values) for arm, values in inside.items()}
+    return step, own
+
+
+def measure(quick: bool) -> List[Dict[str, Any]]:
+    steps, rounds, batch, hidden = (100, 2, 256, 256) if quick else (150, 2, 256, 256)
+    step, own = run_arms(steps, rounds, batch, hidden)
+    base, anomaly = step["none"], step["detect_anomaly"] - step["none"]
+    raw: Dict[str, Any] = {f"{KEYS[arm]}_cpu_ms_per_step": round(1000 * value, 3) for arm, value in step.items()}
+    raw.update({f"{KEYS[arm]}_hooks_ms_per_step": round(1000 * value, 4) for arm, value in own.items() if value})
+    raw.update(steps=steps, rounds=rounds, batch_size=batch, hidden=hidden)
+    figures = [
+        {"name": "monitoring_default_vs_none", "what": "training step with health + NaN guard (default) vs none",
+         "ratio": step[DEFAULT] / base, "goal": None, "better": "lower", "raw": raw},
+        # The hooks' own CPU time is far steadier than a whole step's on a shared machine.
+        {"name": "monitoring_default_hooks_vs_step",
+         "what": "CPU time inside the default monitoring hooks vs a training step without monitoring",
+         "ratio": own[DEFAULT] / base, "goal": None, "better": "lower", "raw": raw},
+        {"name": "monitoring_detect_anomaly_vs_none", "what": "training step with detect_anomaly vs no monitoring",
+         "ratio": step["detect_anomaly"] / base, "goal": None, "better": "lower", "raw": raw},
+    ]
+    if anomaly > 0:  # noise can hide detect_anomaly's cost; a ratio to nothing says nothing
+        figures.append({"name": "monitoring_default_hooks_vs_detect_anomaly",
+                        "what": "CPU time inside the default monitoring hooks vs what detect_anomaly adds per step",
+                        "ratio": own[DEFAULT] / anomaly, "goal": None, "better": "lower", "raw": raw})
+    return figures
+
+
+def main(argv: List[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--quick", action="store_true", help="the suite's small size; prints its figures")
+    args = parser.parse_args(argv)
+    if args.quick:
+        from suite import run_alone
+
+        run_alone(measure, __doc__)
+        return
+    step, own = run_arms(args.steps, args.rounds, args.batch, args.hidden)
     base, anomaly = step["none"], step["detect_anomaly"] - step["none"]
     print(f"{args.steps} steps x {args.rounds} rounds, batch {args.batch}, hidden {args.hidden}, 1 thread, CPU")
     print(f"{'arm':<30}{'CPU ms/step':>12}{'vs none':>10}{'in hooks ms/step':>18}{'hooks / step':>14}"
           f"{'hooks / detect_anomaly overhead':>33}")
-    for arm in arms:
+    for arm in ARMS:
         overhead = step[arm] - base
         hooks = f"{1000 * own[arm]:.3f}" if own[arm] else "-"
         of_step = f"{100 * own[arm] / base:.2f}%" if own[arm] else "-"
