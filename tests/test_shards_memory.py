@@ -83,3 +83,15 @@ def test_building_and_loading_hold_about_a_shard_of_windows_not_the_data_set(tmp
     assert measured["build_growth"] < 6 * shard + 8 * mib, measured
     assert measured["build_growth"] < measured["train_bytes"] / 2, measured
     assert measured["load_growth"] < shard, measured
+
+
+def test_windows_go_straight_to_their_shard_files_not_to_a_buffer(tmp_path):
+    # One shard bigger than the whole data set: a writer that buffered until its shard was full would hold it all
+    # (measured: 85 MB of growth for 67 MB of training windows; written straight to the files, ~16 MB, the recording
+    # being windowed and the statistics' copies, as with 4 MiB shards).
+    done = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path), "256", str(PROJECT_ROOT / "tests")],
+                          capture_output=True, text=True, env=cli_env(), timeout=300)
+    assert done.returncode == 0, done.stderr
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    assert measured["train_shards"] == 1 and measured["train_bytes"] > 48 * 2**20
+    assert measured["build_growth"] < measured["train_bytes"] / 2, measured
