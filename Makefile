@@ -35,7 +35,7 @@ test: setup  ## the test suite
 bench: setup  ## every benchmark (full size), one table of ratios; docs/benchmarks.json + .md (BENCH_ARGS="--check docs/benchmarks.json")
 	$(BIN)/python benchmarks/suite.py $(BENCH_ARGS)
 
-bench-quick: setup  ## the same at the small size (a few minutes on an idle machine)
+bench-quick: setup  ## the same at the small size (~8 minutes on an idle 2-core machine)
 	$(BIN)/python benchmarks/suite.py --quick $(BENCH_ARGS)
 
 # The notebooks' kernel: this .venv's Python, registered inside .venv (works as root and needs no home folder).

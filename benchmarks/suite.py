@@ -1,7 +1,7 @@
 """The benchmark suite: every benchmark in this folder, one table of ratios, a JSON and Markdown record, and a
 regression check against the committed record.
 
-    .venv/bin/python benchmarks/suite.py --quick                 # the small size (a few minutes); `make bench-quick`
+    .venv/bin/python benchmarks/suite.py --quick                 # the small size (~8 min on 2 idle cores); `make bench-quick`
     .venv/bin/python benchmarks/suite.py                         # the full size; `make bench`
     .venv/bin/python benchmarks/suite.py --quick --only training_step data_loading
     .venv/bin/python benchmarks/suite.py --quick --check docs/benchmarks.json --margin 0.15
@@ -151,7 +151,7 @@ def run_alone(measure: Any, doc: str) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="the small size: a few minutes in all")
+    parser.add_argument("--quick", action="store_true", help="the small size: ~8 minutes in all on 2 idle cores")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="folder for benchmarks.json and .md")
     parser.add_argument("--no-write", action="store_true", help="print only; write no record")
