@@ -91,9 +91,12 @@ def test_a_model_far_beyond_the_latency_budget_fails_the_latency_check(windows, 
 def test_a_good_model_passes_every_check(windows, tmp_path):
     model = StopsForStoppedLeader(windows.shapes)
     # A physics model does not beat constant velocity by a margin: the thresholds here ask only that it not be worse.
+    # Its calls take well under a millisecond; a 50 ms budget keeps one preempted call on a shared machine from
+    # failing it (the test above shows the real budget rejects a slow model).
     settings = OmegaConf.merge(GATE, {"baseline": {"min_improvement": 0.0},
                                       "metrics": {"max_rmse_5s_m": 10.0, "max_miss_rate": 1.0,
-                                                  "max_lane_change_rmse_5s_m": 20.0, "max_dense_rmse_5s_m": 10.0}})
+                                                  "max_lane_change_rmse_5s_m": 20.0, "max_dense_rmse_5s_m": 10.0},
+                                      "export": {"max_p99_ms": 50.0}})
     export = OmegaConf.merge(compose("export").export, {"latency": {"warmup_calls": 5, "timed_calls": 50}})
     card = export_model(model, tmp_path / "export", export).card
     checks = [*metric_results(model, windows, settings).values(), *behaviour_checks(model, settings.behaviour),
