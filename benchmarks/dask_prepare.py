@@ -129,9 +129,9 @@ def main(argv: List[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="the suite's small size; prints its figures")
     args = parser.parse_args(argv)
     if args.quick:
-        from suite import run_alone
+        from suite import print_figures
 
-        run_alone(measure, __doc__)
+        print_figures(measure(quick=True))
         return
     result = compare_pools(args.episodes, args.duration_s, args.copies)
     simulate_s, windows_s = result["simulate_s"], result["windows_s"]

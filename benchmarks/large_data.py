@@ -164,9 +164,9 @@ def main(argv: List[str] | None = None) -> None:
         print(json.dumps(result))
         return
     if args.quick:
-        from suite import run_alone
+        from suite import print_figures
 
-        run_alone(measure, __doc__)
+        print_figures(measure(quick=True))
         return
 
     result = run(args.limit_mib, args.factor, args.episodes, args.shard_mb, args.work_dir)

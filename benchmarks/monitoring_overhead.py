@@ -177,9 +177,9 @@ def main(argv: List[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="the suite's small size; prints its figures")
     args = parser.parse_args(argv)
     if args.quick:
-        from suite import run_alone
+        from suite import print_figures
 
-        run_alone(measure, __doc__)
+        print_figures(measure(quick=True))
         return
     step, own = run_arms(args.steps, args.rounds, args.batch, args.hidden)
     base, anomaly = step["none"], step["detect_anomaly"] - step["none"]

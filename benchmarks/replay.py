@@ -103,9 +103,9 @@ def main(argv: List[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="the suite's small size on a run trained first")
     args = parser.parse_args(argv)
     if args.quick:
-        from suite import run_alone
+        from suite import print_figures
 
-        run_alone(measure, __doc__)
+        print_figures(measure(quick=True))
         return
     if args.run_dir is None:
         parser.error("--run-dir is needed (or --quick)")

@@ -88,9 +88,9 @@ def main(argv: List[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="the suite's small size; prints its figures")
     args = parser.parse_args(argv)
     if args.quick:
-        from suite import run_alone
+        from suite import print_figures
 
-        run_alone(measure, __doc__)
+        print_figures(measure(quick=True))
         return
     results, episode = rates(args.episodes)
     print(f"\n{args.episodes} episodes of {episode['duration_s']:g} s, {episode['vehicles']} vehicles, "

@@ -145,7 +145,11 @@ def run_alone(measure: Any, doc: str) -> None:
     """`python benchmarks/<name>.py [--quick]`: one benchmark's figures without the suite's table and record."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
-    for figure in measure(parser.parse_args().quick):
+    print_figures(measure(parser.parse_args().quick))
+
+
+def print_figures(figures: Sequence[Figure]) -> None:
+    for figure in figures:
         print(f"{figure['what']}: {figure['ratio']:.3f}x  {figure['raw']}")
 
 
