@@ -238,3 +238,45 @@ def test_tally_keeps_a_dead_workers_slot_until_its_retry_is_queued():
     surplus = trial(5, optuna.trial.TrialState.FAIL, user_attrs={"error": "SurplusTrial: ...", "surplus": True})
     long_ago = trial(6, optuna.trial.TrialState.FAIL, ended=now - datetime.timedelta(seconds=600))
     assert tally([done, crashed, surplus, long_ago], plan) == (1, 0, 0)  # none of these will be re-run
+
+
+def _reap_when_all_are_ready(plan, barrier):
+    from drivelab.sweep.study_setup import open_storage
+    from drivelab.sweep.workers import reap_dead_trials
+
+    storage = open_storage(plan)
+    study = optuna.load_study(study_name=plan.study, storage=storage)
+    barrier.wait()
+    reap_dead_trials(study, storage, storage.get_study_id_from_name(plan.study), plan)
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
+def test_workers_reaping_one_dead_trial_at_once_queue_one_retry(tmp_path):
+    import multiprocessing
+
+    from drivelab.sweep.study_setup import SweepPlan, open_storage
+
+    plan = SweepPlan(study="s", storage=f"sqlite:///{tmp_path / 'study.db'}", sweep_dir=str(tmp_path), n_trials=3,
+                     n_workers=4, torch_threads=1, params=(), fixed_overrides=(), metric="val/loss",
+                     direction="minimize", sampler={}, pruner={}, heartbeat_s=1, grace_s=60, max_retries=2,
+                     max_consecutive_failures=3)
+    storage = open_storage(plan)
+    study = optuna.create_study(study_name=plan.study, storage=storage)
+    for _ in range(6):  # trials whose worker died an hour ago: last heartbeat far beyond grace_s
+        trial_id = study.ask()._trial_id
+        storage.record_heartbeat(trial_id)
+    with storage.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE trial_heartbeats SET heartbeat = datetime(heartbeat, '-1 hour')")
+    storage.engine.dispose()
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(plan.n_workers)
+    workers = [context.Process(target=_reap_when_all_are_ready, args=(plan, barrier)) for _ in range(plan.n_workers)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [worker.exitcode for worker in workers] == [0] * plan.n_workers
+    trials = load_study(tmp_path, plan.study).trials
+    retries = sorted(trial.system_attrs["failed_trial"] for trial in trials if trial.state.name == "WAITING")
+    assert [trial.state.name for trial in trials[:6]] == ["FAIL"] * 6
+    assert retries == list(range(6)), "each dead trial is queued again exactly once"

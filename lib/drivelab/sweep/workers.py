@@ -4,9 +4,12 @@ Workers on one machine are forked from the sweep process; workers on other machi
 the same database. A worker loops: fail trials whose worker died (no heartbeat for `grace_s`; the retry callback
 queues them again with the same parameters), tally finished, reserved (running, or dead and about to be queued
 again) and queued trials, and start one only while they fall short of the number asked for. A trial that still
-lost a race (two workers asking at once, or two workers failing one dead trial at once) ends at once as surplus,
-so a study ends with exactly the asked number of finished (complete or pruned) trials however often it is killed
-and resumed.
+lost a race (two workers asking at once) ends at once as surplus, so a study ends with exactly the asked number of
+finished (complete or pruned) trials however often it is killed and resumed.
+
+Failing a dead trial is one worker at a time: a server database locks the trial's row, and for SQLite, which has no
+row locks (two workers could both read a dead trial as running and each queue its retry), a file lock beside the
+database does.
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ import socket
 import sys
 import time
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import ContextManager, List, Optional, Tuple
 
 import optuna
+from filelock import FileLock
 from optuna.trial import FrozenTrial, TrialState
 
 from drivelab.config.validate import compose
@@ -74,10 +79,7 @@ def run_worker(plan: SweepPlan, index: int) -> None:
     study_id = storage.get_study_id_from_name(plan.study)
     failures_in_a_row, waiting = 0, False
     while True:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)
-        _fail_orphans(study, storage, study_id, plan)
+        reap_dead_trials(study, storage, study_id, plan)
         trials = study.get_trials(deepcopy=False)
         finished, reserved, queued = tally(trials, plan)
         if finished >= plan.n_trials:
@@ -118,7 +120,7 @@ def tally(trials: List[FrozenTrial], plan: SweepPlan) -> Tuple[int, int, int]:
     for trial in sorted(trials, key=lambda trial: trial.number):
         retry = tuple(trial.system_attrs.get("retry_history", ()))
         if retry in retries and trial.state in (TrialState.RUNNING, TrialState.WAITING):
-            continue  # a second retry of one dead trial (two workers failed it at once): it will not run
+            continue  # a second retry of one dead trial (queued by workers without a shared lock): it will not run
         if retry:
             retries.add(retry)
         if trial.state in FINISHED:
@@ -132,6 +134,24 @@ def tally(trials: List[FrozenTrial], plan: SweepPlan) -> Tuple[int, int, int]:
               and (now - trial.datetime_complete).total_seconds() < plan.grace_s):
             reserved += 1  # died with its worker (no error recorded): its retry is on the way
     return finished, reserved, queued
+
+
+def reap_dead_trials(study: optuna.Study, storage: optuna.storages.RDBStorage, study_id: int, plan: SweepPlan) -> None:
+    """Fail the trials whose worker died and queue each one's retry, once, however many workers look at once."""
+    with reaper_lock(plan.storage), warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+        _fail_orphans(study, storage, study_id, plan)
+
+
+def reaper_lock(storage_url: str) -> ContextManager[None]:
+    """Held while a worker fails dead trials and queues their retries (see the module's docstring)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(storage_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return nullcontext()
+    return FileLock(url.database + ".lock")
 
 
 def _fail_orphans(study: optuna.Study, storage: optuna.storages.RDBStorage, study_id: int, plan: SweepPlan) -> None:
@@ -171,7 +191,7 @@ def _objective(trial: optuna.Trial, plan: SweepPlan, storage: optuna.storages.RD
 
 def _check_not_surplus(trial: optuna.Trial, retry_history: Optional[List[int]], plan: SweepPlan) -> None:
     """Fail at once a trial that lost a race: started when the asked number was already under way, or a second
-    retry of one dead trial (two workers can fail a stale trial at the same moment on SQLite)."""
+    retry of one dead trial (queued twice by workers that did not share the reaper lock)."""
     others = [other for other in trial.study.get_trials(deepcopy=False) if other.number < trial.number]
     if retry_history is None:
         finished, reserved, queued = tally(others, plan)
