@@ -1,8 +1,9 @@
 """Build a data version: every canonical track file -> target-centric windows, split by recording or by time
 (`drivelab.data.windows.split`), written in memory-mapped shards under one windows folder.
 
-Recordings are windowed one by one (in worker processes when `workers` > 1, results kept in order) and streamed into
-shards, so the data set may be far larger than memory. `windows.json` (normalisation fitted on the training split,
+Recordings are windowed one by one (in worker processes when `workers` > 1, results kept in order; each task also
+cuts its recording into splits and fits that recording's share of the normalisation, `drivelab.data.windows.parts`)
+and streamed into shards, so the data set may be far larger than memory. `windows.json` (normalisation fitted on the training split,
 counts, flow) is byte-identical for identical inputs; the stage's duration goes to a separate run record,
 `<data_dir>/flow/windows.json`, that the health report reads.
 """
@@ -19,15 +20,15 @@ import torch
 from tqdm import tqdm
 
 from drivelab.console import counted
-from drivelab import lineage
 from drivelab.atomic import replace_dir
 from drivelab.data.tracks import canonical
 from drivelab.data.windows import store
 from drivelab.data.windows.extract import (FEATURES, INTENTIONS, POOL_MIN_BYTES, constant_velocity, empty_windows,
-                                           lanes_known, windows_by_recording)
+                                           lanes_known)
 from drivelab.data.windows.normalisation import NormalisationFit
+from drivelab.data.windows.parts import TimeSplit, parts_by_recording
 from drivelab.data.windows.spec import WindowSpec
-from drivelab.data.windows.split import check_split, split_by_time, split_recordings
+from drivelab.data.windows.split import check_split, split_recordings
 from drivelab.errors import DrivelabError
 from drivelab.metrics import error_sums, summarize
 from drivelab.pool import PoolSettings
@@ -75,20 +76,27 @@ def build(tracks_dir: Path, windows_dir: Path, spec: WindowSpec, split_cfg: Mapp
         split_record.update(guard_s=spec.history_s + spec.future_s, windows_in_guard_gaps=0, time_blocks={})
     with replace_dir(windows_dir) as staging:
         writers = {split: store.ShardWriter(staging / split, shard_bytes, _template(spec)) for split in store.SPLITS}
-        results = windows_by_recording([tracks_dir / f"{rid}.parquet" for _, rid in order], spec,
-                                       [index_of[rid] for _, rid in order], workers, min_pool_bytes)
-        for (split, recording_id), (windows, counts) in tqdm(zip(order, results), total=len(order),
-                                                             desc="windows", unit="recording"):
-            parts = {split: windows} if split else _time_split(windows, counts, spec, split_cfg, recording_id,
-                                                               split_record, assignment)
-            for part_split, part in parts.items():
+        time_split = TimeSplit(split_cfg["val_fraction"], split_cfg["test_fraction"])
+        results = parts_by_recording([tracks_dir / f"{rid}.parquet" for _, rid in order], spec,
+                                     [index_of[rid] for _, rid in order], [split or time_split for split, _ in order],
+                                     workers, min_pool_bytes)
+        track_md5 = {}
+        for recording in tqdm(results, total=len(order), desc="windows", unit="recording"):
+            for part_split, part in recording.parts.items():
                 writers[part_split].append(part)
-                if part_split == "train":
-                    fit.update(part)
                 summary.update(part_split, part)
-            per_recording[recording_id] = counts["windows"]
+                if split_by == "time" and len(part["frame"]):
+                    assignment[part_split].append(recording.recording_id)
+            fit.merge(recording.train_fit)
+            if recording.time_blocks:
+                split_record["time_blocks"][recording.recording_id] = {
+                    split: [round(low, 3), round(high, 3)] for split, (low, high) in recording.time_blocks.items()}
+            if split_by == "time":
+                split_record["windows_in_guard_gaps"] += recording.windows_in_guard_gaps
+            track_md5[recording.recording_id] = recording.track_md5
+            per_recording[recording.recording_id] = recording.counts["windows"]
             for key in flow.keys() - {"recordings"}:
-                flow[key] += counts[key]
+                flow[key] += recording.counts[key]
         for writer in writers.values():
             writer.close()
         empty = [split for split, writer in writers.items() if writer.windows == 0]
@@ -112,7 +120,7 @@ def build(tracks_dir: Path, windows_dir: Path, spec: WindowSpec, split_cfg: Mapp
                 split: {"windows": writers[split].windows, "recordings": assignment[split], "shards": writers[split].shards}
                 for split in store.SPLITS
             },
-            "tracks": {path.name: lineage.file_md5(path) for path in track_files},
+            "tracks": {path.name: track_md5[path.stem] for path in track_files},
             "windows_per_recording": per_recording,
             "normalisation": fit.result(),
             "summary": summary.result(),
@@ -120,28 +128,6 @@ def build(tracks_dir: Path, windows_dir: Path, spec: WindowSpec, split_cfg: Mapp
         }
         store.write_info(staging, info)
     return info
-
-
-def _time_split(windows: Dict[str, np.ndarray], counts: Mapping, spec: WindowSpec, split_cfg: Mapping,
-                recording_id: str, split_record: dict, assignment: Dict[str, list]) -> Dict[str, Dict[str, np.ndarray]]:
-    """One recording's windows cut into time blocks; the blocks and the windows left in guard gaps are recorded."""
-    frame_rate_hz = float(counts["frame_rate_hz"])
-    on_grid = abs(frame_rate_hz / spec.sample_hz - round(frame_rate_hz / spec.sample_hz)) < 1e-9
-    try:
-        chosen, blocks = split_by_time(windows["frame"] / frame_rate_hz, spec.history_s, spec.future_s,
-                                       split_cfg["val_fraction"], split_cfg["test_fraction"],
-                                       frame_s=0.0 if on_grid else 1.0 / frame_rate_hz)
-    except ValueError as exc:
-        raise DrivelabError(f"recording {recording_id}: {exc}, as windows.split.by=time needs; use longer recordings, "
-                            "shorter windows, or windows.split.by=recording") from None
-    if blocks:
-        split_record["time_blocks"][recording_id] = {split: [round(low, 3), round(high, 3)]
-                                                     for split, (low, high) in blocks.items()}
-    split_record["windows_in_guard_gaps"] += len(windows["frame"]) - sum(len(index) for index in chosen.values())
-    for split, index in chosen.items():
-        if len(index):
-            assignment[split].append(recording_id)
-    return {split: {name: array[index] for name, array in windows.items()} for split, index in chosen.items()}
 
 
 def _template(spec: WindowSpec) -> Dict[str, np.ndarray]:

@@ -28,15 +28,18 @@ class Moments:
 
     def update(self, rows: np.ndarray) -> None:
         rows = np.asarray(rows, dtype=np.float64).reshape(-1, len(self.mean))
-        n = len(rows)
+        if len(rows):
+            mean = rows.mean(axis=0)
+            self.merge(len(rows), mean, ((rows - mean) ** 2).sum(axis=0))
+
+    def merge(self, n: int, mean: np.ndarray, m2: np.ndarray) -> None:
+        """Add `n` rows known by their mean and sum of squared deviations (another `Moments`' fields)."""
         if n == 0:
             return
-        batch_mean = rows.mean(axis=0)
-        batch_m2 = ((rows - batch_mean) ** 2).sum(axis=0)
         total = self.count + n
-        delta = batch_mean - self.mean
+        delta = mean - self.mean
         self.mean = self.mean + delta * (n / total)
-        self.m2 = self.m2 + batch_m2 + delta**2 * (self.count * n / total)
+        self.m2 = self.m2 + m2 + delta**2 * (self.count * n / total)
         self.count = total
 
     @property
@@ -56,6 +59,12 @@ class NormalisationFit:
         self.history.update(windows["history"])
         cv = constant_velocity(windows["history"], self.spec.future_steps, self.spec.sample_hz)
         self.residual.update(windows["future"] - cv)
+
+    def merge(self, other: "NormalisationFit") -> None:
+        """Add the windows another fit saw (a worker's, for one recording); merged in a fixed order, the result
+        does not depend on where the parts were fitted."""
+        for mine, theirs in ((self.history, other.history), (self.residual, other.residual)):
+            mine.merge(theirs.count, theirs.mean, theirs.m2)
 
     @property
     def windows(self) -> int:
