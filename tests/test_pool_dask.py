@@ -72,7 +72,7 @@ def test_every_stage_on_a_dask_cluster_writes_the_bytes_of_one_local_process(tmp
     assert any(name.startswith("raw/") for name in local_files) and any(name.startswith("windows/") for name in local_files)
     recordings = len([name for name in local_files if name.startswith("raw/") and name.endswith("_tracks.csv")])
     ran = cluster.scheduler.plugins[FinishedTasks.name].functions
-    assert {ran[name] for name in ("simulate_recording", "ingest_shard", "clean_shard", "recording_windows")} == {recordings}
+    assert {ran[name] for name in ("simulate_recording", "ingest_shard", "clean_shard", "recording_parts")} == {recordings}
     changed = [name for name in local_files if name not in TIMED_FILES and local_files[name] != cluster_files[name]]
     assert changed == []
 

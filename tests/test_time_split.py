@@ -75,3 +75,30 @@ def test_a_window_crossing_a_block_edge_belongs_to_no_split():
         assert ((present_s[index] - 3.0 >= low) & (present_s[index] + 5.0 <= high)).all()
     inside = np.concatenate(list(chosen.values()))
     assert len(np.unique(inside)) == len(inside) < len(present_s)
+
+
+def tracks_of_recordings(tmp_path, durations_s):
+    for number, duration_s in enumerate(durations_s, start=1):
+        raw = tmp_path / "raw" / f"{number:02d}"
+        write_steady_traffic(raw, duration_s=duration_s)
+        [recording] = highd.find_recordings(raw)
+        canonical.write(canonical.conform(highd.read_recording(recording, f"highd_{number:02d}").tracks),
+                        tmp_path / "tracks" / f"highd_{number:02d}.parquet")
+    return tmp_path / "tracks"
+
+
+def test_a_time_split_in_worker_processes_writes_the_same_bytes_as_one_process(tmp_path):
+    from drivelab.lineage import dvc_dir_md5
+
+    tracks = tracks_of_recordings(tmp_path, [90.0, 120.0, 100.0])
+    one = build(tracks, tmp_path / "one", SPEC, TIME_SPLIT, 1 << 27, workers=1)
+    two = build(tracks, tmp_path / "two", SPEC, TIME_SPLIT, 1 << 27, workers=2, min_pool_bytes=0)
+    assert one == two and one["split"]["windows_in_guard_gaps"] > 0 and len(one["split"]["time_blocks"]) == 3
+    assert dvc_dir_md5(tmp_path / "two") == dvc_dir_md5(tmp_path / "one")
+
+
+def test_a_recording_too_short_in_a_worker_process_is_refused_naming_it_and_nothing_is_left(tmp_path):
+    tracks = tracks_of_recordings(tmp_path, [120.0, 24.0, 120.0])
+    with pytest.raises(DrivelabError, match="recording highd_02: .*too short"):
+        build(tracks, tmp_path / "windows", SPEC, TIME_SPLIT, 1 << 27, workers=2, min_pool_bytes=0)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["raw", "tracks"]

@@ -79,10 +79,10 @@ def build(tracks_dir: Path, windows_dir: Path, spec: WindowSpec, split_cfg: Mapp
         time_split = TimeSplit(split_cfg["val_fraction"], split_cfg["test_fraction"])
         results = parts_by_recording([tracks_dir / f"{rid}.parquet" for _, rid in order], spec,
                                      [index_of[rid] for _, rid in order], [split or time_split for split, _ in order],
-                                     workers, min_pool_bytes)
+                                     staging / ".handover", workers, min_pool_bytes)
         track_md5 = {}
         for recording in tqdm(results, total=len(order), desc="windows", unit="recording"):
-            for part_split, part in recording.parts.items():
+            for part_split, part in recording.windows():
                 writers[part_split].append(part)
                 summary.update(part_split, part)
                 if split_by == "time" and len(part["frame"]):
@@ -94,11 +94,14 @@ def build(tracks_dir: Path, windows_dir: Path, spec: WindowSpec, split_cfg: Mapp
             if split_by == "time":
                 split_record["windows_in_guard_gaps"] += recording.windows_in_guard_gaps
             track_md5[recording.recording_id] = recording.track_md5
+            recording.release()
             per_recording[recording.recording_id] = recording.counts["windows"]
             for key in flow.keys() - {"recordings"}:
                 flow[key] += recording.counts[key]
         for writer in writers.values():
             writer.close()
+        if (staging / ".handover").is_dir():
+            (staging / ".handover").rmdir()  # emptied recording by recording
         empty = [split for split, writer in writers.items() if writer.windows == 0]
         if split_by == "time" and empty:
             raise DrivelabError(f"windows.split.by=time left no {empty[0]} windows: the recordings are too short for "

@@ -103,7 +103,7 @@ def windows_by_recording(paths: Sequence[Path], spec: WindowSpec, indices: Seque
 
     Local worker processes take seconds to start, so they are used only for at least `min_pool_bytes` of track
     files; a Dask cluster, asked for explicitly, always gets the tasks. Up to about two recordings' windows per
-    worker are in flight (handing them over as files instead measured slower here).
+    worker are in flight.
     """
     settings = as_pool(workers)
     jobs = [(Path(path), spec, int(index)) for path, index in zip(paths, indices)]
