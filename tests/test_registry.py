@@ -97,7 +97,8 @@ def test_promotion_is_refused_when_the_gate_fails_with_nothing_registered(regist
     repo, good, _ = registry
     before, head = tags(repo), run_in_repo(repo, "git", "rev-parse", "HEAD")
     done = promote(repo, good, "staging", "gate.metrics.max_rmse_5s_m=0.01", check=False)
-    assert done.returncode == 2 and "gate rejected" in done.stderr and "metrics.rmse_5s" in done.stderr
+    assert done.returncode == 1 and "gate rejected" in done.stderr and "metrics.rmse_5s" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
     assert "gate FAILED" in done.stdout
     assert tags(repo) == before and run_in_repo(repo, "git", "rev-parse", "HEAD") == head
 

@@ -1,8 +1,10 @@
 """`drivelab promote run_dir=DIR stage=STAGE reason=...`: gate the run's model and, only if it passes, register its
-export in the repository's model registry (a commit and annotated GTO tags; nothing is pushed)."""
+export in the repository's model registry (a commit and annotated GTO tags; nothing is pushed). A rejection exits 1,
+as `drivelab gate` does."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -36,9 +38,10 @@ def main(cfg: DictConfig, run_dir: Path) -> None:
     gate_dir = run.path / "gate"
     gate_report = report.write(result, run, gate_dir)
     print(report.table(result))
-    if not result.passed:
-        raise DrivelabError(f"the gate rejected {run.name} ({', '.join(gate_report['failed'])}): nothing was "
-                            f"registered; the report is in {gate_dir}")
+    if not result.passed:  # an answer, as `drivelab gate` gives it (exit 1), not a usage error (exit 2)
+        print(f"drivelab promote: error: the gate rejected {run.name} ({', '.join(gate_report['failed'])}): nothing "
+              f"was registered; the report is in {gate_dir}", file=sys.stderr)
+        raise SystemExit(1)
     card = current_export(run)
     if card is None:
         raise DrivelabError(f"{run.path / EXPORT_DIR} is not an export of the run's best checkpoint")
