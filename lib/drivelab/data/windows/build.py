@@ -76,6 +76,7 @@ def build(tracks_dir: Path, windows_dir: Path, spec: WindowSpec, split_cfg: Mapp
         split_record.update(guard_s=spec.history_s + spec.future_s, windows_in_guard_gaps=0, time_blocks={})
     with replace_dir(windows_dir) as staging:
         writers = {split: store.ShardWriter(staging / split, shard_bytes, _template(spec)) for split in store.SPLITS}
+        (staging / ".handover").mkdir()
         time_split = TimeSplit(split_cfg["val_fraction"], split_cfg["test_fraction"])
         results = parts_by_recording([tracks_dir / f"{rid}.parquet" for _, rid in order], spec,
                                      [index_of[rid] for _, rid in order], [split or time_split for split, _ in order],
@@ -100,8 +101,7 @@ def build(tracks_dir: Path, windows_dir: Path, spec: WindowSpec, split_cfg: Mapp
                 flow[key] += recording.counts[key]
         for writer in writers.values():
             writer.close()
-        if (staging / ".handover").is_dir():
-            (staging / ".handover").rmdir()  # emptied recording by recording
+        (staging / ".handover").rmdir()  # emptied recording by recording
         empty = [split for split, writer in writers.items() if writer.windows == 0]
         if split_by == "time" and empty:
             raise DrivelabError(f"windows.split.by=time left no {empty[0]} windows: the recordings are too short for "

@@ -103,7 +103,10 @@ def parts_by_recording(paths: Sequence[Path], spec: WindowSpec, indices: Sequenc
 
 
 def _hand_over(arrays: Windows, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+    # No `parents`: a task still running after its build failed (on a Dask cluster) must not re-create the removed
+    # data version it was writing into.
+    folder.parent.mkdir(exist_ok=True)
+    folder.mkdir(exist_ok=True)
     for name, array in arrays.items():
         np.save(folder / f"{name}.npy", array)
     return folder
