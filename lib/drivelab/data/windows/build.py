@@ -4,8 +4,8 @@
 Recordings are windowed one by one (in worker processes when `workers` > 1, results kept in order; each task also
 cuts its recording into splits and fits that recording's share of the normalisation, `drivelab.data.windows.parts`)
 and streamed into shards, so the data set may be far larger than memory. `windows.json` (normalisation fitted on the
-training split, counts, flow) is byte-identical for identical inputs; the stage's duration goes to a separate run record,
-`<data_dir>/flow/windows.json`, that the health report reads.
+training split, counts, flow) is byte-identical for identical inputs; the stage's duration goes to a separate run
+record, `<data_dir>/flow/windows.json`, that the health report reads.
 """
 
 from __future__ import annotations
